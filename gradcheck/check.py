@@ -1,0 +1,337 @@
+"""One-call gradient checks of a layer, a loss or a whole net.
+
+    report = check_layer(affine_forward, affine_backward, x, w, b)
+    report = check_loss(softmax_loss, scores, labels)
+    report = check_net(model, X, y)
+
+Each check runs in float64 whatever the input dtype (lower-precision inputs are upcast,
+with one ``GradcheckPrecisionWarning``, and their own forward/backward is then compared
+with the float64 one: a "fidelity" check that catches a float32 path that computes
+something else). The upstream gradient is drawn at random from ``seed`` (never all ones:
+for batchnorm or softmax the gradient of ``sum(out)`` is identically zero and such a check
+could not fail). Besides the numbers, a check verifies the call contract: no input, dout or
+cache written in place, gradients of the inputs' shapes, backward reentrant, output dtype
+following the inputs. Failures raise a subclass of ``GradientCheckError`` (an
+``AssertionError``) whose message names the input, the worst element's index, and the
+analytic and numerical values there; ``.report`` holds the full ``GradcheckReport``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+
+from layers.backend import get_xp, is_array, to_numpy
+
+from ._engine import Objective, Options, compare_elements, compare_fast
+from .report import (ContractError, GradcheckPrecisionWarning, GradcheckReport,
+                     GradientCheckError, MutationError, NondeterminismError,
+                     VacuousCheckWarning)
+
+__all__ = ["check_layer", "check_loss", "check_net"]
+
+
+def _is_float_array(a) -> bool:
+    return is_array(a) and get_xp(a).issubdtype(a.dtype, get_xp(a).floating)
+
+
+def _is_param_dict(d) -> bool:
+    return isinstance(d, dict) and bool(d) and all(_is_float_array(v) for v in d.values())
+
+
+def _arrays_in(obj, path="") -> list[tuple[str, Any]]:
+    """Every array reachable through tuples, lists and dicts, with a path for messages."""
+    if is_array(obj):
+        return [(path or "value", obj)]
+    out = []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out += _arrays_in(v, f"{path}[{k!r}]")
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            out += _arrays_in(v, f"{path}[{i}]")
+    return out
+
+
+class _Snapshot:
+    """Copies of arrays, to prove later that nobody wrote into them."""
+
+    def __init__(self, named_arrays):
+        self.items = [(n, a, a.copy()) for n, a in named_arrays]
+
+    def changed(self) -> list[str]:
+        bad = []
+        for name, a, saved in self.items:
+            xp = get_xp(a)
+            if a.shape != saved.shape or not bool(xp.array_equal(a, saved, equal_nan=True)):
+                bad.append(name)
+        return bad
+
+
+def _names(fn, n) -> list[str]:
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return [names[i] if i < len(names) else f"input{i}" for i in range(n)]
+
+
+def _target_name(fn) -> str:
+    return getattr(fn, "__name__", type(fn).__name__)
+
+
+def _upcast(inputs, slots):
+    """float64 copies of the differentiable inputs; other inputs as they are."""
+    out = list(inputs)
+    low = []
+    for i in slots:
+        a = inputs[i]
+        if isinstance(a, dict):
+            out[i] = {k: v.astype(get_xp(v).float64) for k, v in a.items()}
+            low += [v.dtype for v in a.values() if v.dtype != np.float64]
+        else:
+            out[i] = a.astype(get_xp(a).float64)  # always a copy: we perturb it
+            if a.dtype != np.float64:
+                low.append(a.dtype)
+    return out, sorted({str(d) for d in low})
+
+
+def _fresh(args):
+    """Per-call shallow copies of pass-through dicts (bn_param...), so state written by a
+    forward in train mode never accumulates in the caller's dict."""
+    return [dict(a) if isinstance(a, dict) else a for a in args]
+
+
+def _split(result, target):
+    if not isinstance(result, tuple) or len(result) < 2:
+        raise ContractError(f"{target} must return (out, ..., cache); got {type(result).__name__}")
+    return list(result[:-1]), result[-1]
+
+
+def _grads_list(grads, slots, args, target) -> list:
+    if not isinstance(grads, tuple):
+        grads = (grads,)
+    if len(grads) != len(slots):
+        raise ContractError(
+            f"{target} backward returned {len(grads)} gradient(s); the forward has "
+            f"{len(slots)} differentiable input(s)")
+    for g, i in zip(grads, slots):
+        want = args[i]
+        if isinstance(want, dict):
+            if not isinstance(g, dict) or set(g) != set(want):
+                raise ContractError(f"{target}: gradient of a param dict must be a dict "
+                                    f"with keys {sorted(want)}")
+            pairs = [(g[k], want[k], k) for k in want]
+        else:
+            pairs = [(g, want, None)]
+        for gk, wk, key in pairs:
+            if not is_array(gk) or tuple(gk.shape) != tuple(wk.shape):
+                shape = getattr(gk, "shape", type(gk).__name__)
+                raise ContractError(f"{target}: gradient {i}{'' if key is None else [key]} "
+                                    f"has shape {shape}; the input has {tuple(wk.shape)}")
+    return list(grads)
+
+
+def _run_pure(forward, backward, args, douts_fn, target):
+    """forward, then backward twice, proving nothing given was written to."""
+    call_args = _fresh(args)
+    before = _Snapshot(_arrays_in(tuple(call_args), "input"))
+    outs, cache = _split(forward(*call_args), target)
+    if bad := before.changed():
+        raise MutationError(f"{target} forward wrote into its {', '.join(bad)}")
+    douts = douts_fn(outs)
+    guard = _Snapshot(_arrays_in(tuple(call_args), "input") + _arrays_in(cache, "cache")
+                      + _arrays_in(tuple(douts), "dout"))
+    grads = backward(*douts, cache)
+    if bad := guard.changed():
+        raise MutationError(f"{target} backward wrote into its {', '.join(bad)}")
+    again = backward(*douts, cache)
+    for (n, g1), (_, g2) in zip(_arrays_in(grads, "grad"), _arrays_in(again, "grad")):
+        if not bool(get_xp(g1).array_equal(g1, g2, equal_nan=True)):
+            raise NondeterminismError(f"{target} backward is not reentrant: two calls on "
+                                      f"one cache gave different {n}")
+    return outs, douts, grads
+
+
+def check_layer(forward: Callable, backward: Callable, *inputs, dout=None, seed: int = 0,
+                fast: bool = False, fidelity_rtol: float = 1e-3, **options) -> GradcheckReport:
+    """Check ``backward`` against numerical gradients of ``forward``.
+
+    Inputs:
+    - forward: returns ``(out, cache)`` or ``(out_1, ..., out_k, cache)``
+    - backward: ``backward(dout_1, ..., dout_k, cache)``, returning one gradient per
+      differentiable input, in order: floating-point arrays, and dicts of float arrays
+      (like multi-head attention's params). Integer arrays (labels, indices), bool masks,
+      numbers and other dicts (bn_param) pass through undifferentiated.
+    - inputs: the forward's positional arguments
+    - dout: upstream gradient(s); drawn standard normal from ``seed`` when None
+    - fast: check ``num_probes`` random directions per input instead of every element
+    - options: h, rtol, atol, num_checks (sample elements), num_probes, ... (see Options)
+
+    Returns a ``GradcheckReport``; raises ``GradientCheckError`` on a mismatch.
+    """
+    opts = Options(fast=fast, **options)
+    target = _target_name(forward)
+    names = _names(forward, len(inputs))
+    slots = [i for i, a in enumerate(inputs) if _is_float_array(a) or _is_param_dict(a)]
+    if not slots:
+        raise ValueError(f"check_layer: {target} has no floating-point array input to check")
+    args64, low = _upcast(inputs, slots)
+    rng = np.random.default_rng(seed)
+    report = GradcheckReport(target, seed, "fast" if fast else "full")
+
+    def draw(outs):
+        if dout is not None:
+            given = dout if isinstance(dout, (tuple, list)) else (dout,)
+            return [g.astype(get_xp(g).float64) for g in given]
+        return [_to_like(rng.standard_normal(o.shape), o) for o in outs]
+
+    outs, douts, grads = _run_pure(forward, backward, args64, draw, target)
+    grads = _grads_list(grads, slots, args64, target)
+
+    def value():
+        res = forward(*_fresh(args64))[:-1]
+        return sum(float((o * d).sum()) for o, d in zip(res, douts))
+
+    scale = sum(float(get_xp(o).abs(o * d).sum()) for o, d in zip(outs, douts))
+    obj = Objective(value, scale)
+    for i, g in zip(slots, grads):
+        if isinstance(args64[i], dict):
+            for k in args64[i]:
+                _check_one(report, f"{names[i]}[{k!r}]", args64[i][k], g[k], obj, opts, rng)
+        else:
+            _check_one(report, names[i], args64[i], g, obj, opts, rng)
+    if low:
+        warnings.warn(f"{target}: inputs of dtype {', '.join(low)} were upcast to float64 "
+                      "for the gradient check", GradcheckPrecisionWarning, stacklevel=2)
+        _fidelity(report, forward, backward, inputs, slots, outs, douts, grads, target,
+                  fidelity_rtol)
+    return _conclude(report)
+
+
+def _to_like(host_array, like):
+    xp = get_xp(like)
+    return host_array if xp is np else xp.asarray(host_array)
+
+
+def _check_one(report, name, x, g, obj, opts, rng):
+    analytic = np.asarray(to_numpy(g), dtype=np.float64)
+    if opts.fast:
+        rep = compare_fast(name, x, analytic, obj, opts, rng, lambda u: _to_like(u, x))
+    else:
+        rep = compare_elements(name, x, analytic, obj, opts, rng)
+    if rep.checked and rep.worst is not None and analytic.size and \
+            not np.any(analytic) and rep.max_abs_error == 0.0:
+        msg = f"the gradient of {name} is identically zero here: this check could not fail"
+        rep.note = msg
+        warnings.warn(msg, VacuousCheckWarning, stacklevel=3)
+    report.inputs[name] = rep
+
+
+def _fidelity(report, forward, backward, inputs, slots, outs64, douts64, grads64, target, rtol):
+    """Run the layer in its own (lower) precision: dtypes must follow the inputs, and the
+    gradients must agree with the float64 ones to that precision."""
+    dtype = next(v.dtype for i in slots for v in
+                 (inputs[i].values() if isinstance(inputs[i], dict) else [inputs[i]]))
+
+    def cast_douts(outs):
+        return [d.astype(dtype) for d in douts64]
+
+    outs, _, grads = _run_pure(forward, backward, list(inputs), cast_douts, target)
+    for k, o in enumerate(outs):
+        if np.issubdtype(getattr(o, "dtype", np.int8), np.floating) and o.dtype != dtype:
+            raise ContractError(f"{target}: inputs of dtype {dtype} gave output {k} of dtype "
+                                f"{o.dtype}; dtype must follow the inputs", report)
+    grads = _grads_list(grads, slots, list(inputs), target)
+    for (n, g), (_, g64) in zip(_arrays_in(grads, "grad"), _arrays_in(grads64, "grad")):
+        if g.dtype != dtype:
+            raise ContractError(f"{target}: {n} has dtype {g.dtype}; the inputs are {dtype}",
+                                report)
+        a, b = np.asarray(to_numpy(g), np.float64), np.asarray(to_numpy(g64), np.float64)
+        scale = max(float(np.max(np.abs(b))) if b.size else 0.0, 1e-30)
+        err = float(np.max(np.abs(a - b))) / scale if b.size else 0.0
+        if err > rtol:
+            raise GradientCheckError(
+                f"{target}: the {dtype} backward disagrees with the float64 one: {n} differs "
+                f"by {err:.2e} of its largest entry (allowed {rtol:.0e})", report)
+    report.notes.append(f"{dtype} path agrees with float64 (dtypes kept)")
+
+
+def _conclude(report: GradcheckReport) -> GradcheckReport:
+    if not report.ok:
+        raise GradientCheckError(report.failure_message(), report)
+    return report
+
+
+def check_loss(loss_fn: Callable, x, y, **options) -> GradcheckReport:
+    """Check a loss ``(loss, dx) = loss_fn(x, y)``: dx against numerical d(loss)/dx.
+
+    Options as for ``check_layer``; ``y`` (labels) passes through undifferentiated.
+    """
+    def backward(dloss, dx):
+        return dx * dloss
+
+    backward.__name__ = _target_name(loss_fn)
+    return check_layer(loss_fn, backward, x, y, **options)
+
+
+def check_net(model, X, y, *, seed: int = 0, fast: bool = False, params=None,
+              **options) -> GradcheckReport:
+    """Check every entry of ``model.params`` against numerical gradients of ``model.loss``.
+
+    The model contract (CS231n): ``model.loss(X, y)`` returns ``(loss, grads)`` with grads
+    keyed like ``model.params``, and reads the arrays in ``model.params`` at every call
+    (the checker perturbs them in place). Params that are not float64 are replaced by
+    float64 copies for the check (and ``model.dtype`` set to float64 if the model has
+    one), then restored. ``params`` limits the check to some keys; ``num_checks`` samples
+    that many elements of each param, so small biases are never drowned by big weights.
+    """
+    opts = Options(fast=fast, **options)
+    target = type(model).__name__ + ".loss"
+    rng = np.random.default_rng(seed)
+    report = GradcheckReport(target, seed, "fast" if fast else "full")
+    originals = dict(model.params)
+    had_dtype = hasattr(model, "dtype")
+    old_dtype = getattr(model, "dtype", None)
+    low = sorted({str(p.dtype) for p in originals.values()
+                  if _is_float_array(p) and p.dtype != np.float64})
+    try:
+        for k, p in originals.items():
+            if _is_float_array(p):
+                model.params[k] = p.astype(get_xp(p).float64)
+        if had_dtype:
+            model.dtype = np.float64
+        if _is_float_array(X):
+            X = X.astype(get_xp(X).float64)
+        if low:
+            warnings.warn(f"{target}: params of dtype {', '.join(low)} were upcast to "
+                          "float64 for the gradient check", GradcheckPrecisionWarning,
+                          stacklevel=2)
+        guard = _Snapshot(_arrays_in((X, y), "input") + _arrays_in(model.params, "params"))
+        loss, grads = model.loss(X, y)
+        if bad := guard.changed():
+            raise MutationError(f"{target} wrote into its {', '.join(bad)}")
+        loss2, grads2 = model.loss(X, y)
+        if float(loss) != float(loss2):
+            raise NondeterminismError(
+                f"{target} gave two losses for the same input ({float(loss)!r}, "
+                f"{float(loss2)!r}): fix the model's seed (dropout?) before checking")
+        keys = list(model.params) if params is None else list(params)
+        missing = [k for k in keys if k not in grads]
+        if missing or set(grads) - set(model.params):
+            raise ContractError(f"{target}: grads keys {sorted(grads)} must equal params keys "
+                                f"{sorted(model.params)}")
+        scale = abs(float(loss)) + sum(
+            float(get_xp(g).abs(model.params[k] * g).sum()) for k, g in grads.items())
+        obj = Objective(lambda: float(model.loss(X, y)[0]), scale)
+        for k in keys:
+            _check_one(report, k, model.params[k], grads[k], obj, opts, rng)
+    finally:
+        model.params.update(originals)
+        if had_dtype:
+            model.dtype = old_dtype
+    return _conclude(report)

@@ -1,0 +1,153 @@
+"""Hypothesis strategies that draw valid inputs for layers, in general position.
+
+Hypothesis's own ``arrays`` reuse one fill value for most elements; on a max-pool or a
+relu that puts ties and kinks in nearly every example, and a correct layer fails its
+gradient check for reasons that have nothing to do with its backward. The arrays drawn
+here are *generic*: every value distinct, with a gap between any two values far larger
+than the checker's step, and (where asked) at least ``low`` away from zero, the kink of
+relu and friends. Each layer strategy returns a ``LayerCase``: the forward's positional
+inputs and an upstream gradient, ready for ``check_layer(fwd, bwd, *case.inputs,
+dout=case.dout)``.
+
+Profiles: ``register_profiles()`` adds ``dev`` (few examples, no deadline: numerical
+gradients are slow by design) and ``nightly`` (many examples); ``load_profile()`` picks
+the one named by ``HYPOTHESIS_PROFILE``. Under CI (``CI`` set) hypothesis loads its own
+deterministic ``ci`` profile, which is left as it is.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from hypothesis import HealthCheck, assume, settings
+from hypothesis import strategies as st
+
+__all__ = [
+    "LayerCase", "generic_arrays", "upstream", "seeds", "register_profiles", "load_profile",
+    "affine_inputs", "relu_inputs", "softmax_loss_inputs", "svm_loss_inputs",
+]
+
+
+@dataclass
+class LayerCase:
+    """Inputs for one layer call: ``forward(*inputs)``; ``dout`` matches the output(s)."""
+
+    inputs: tuple
+    dout: Any = None
+    info: dict | None = None
+
+
+seeds = st.integers(min_value=0, max_value=2**32 - 1)
+
+
+def _generic(rng: np.random.Generator, shape, low: float, high: float, signed: bool,
+             dtype) -> np.ndarray:
+    """Distinct values with magnitudes in [low, high]; neighbouring magnitudes differ by
+    at least (high - low) / (2 n), and values of opposite sign by at least 2 low."""
+    n = math.prod(shape)
+    grid = (rng.permutation(n) + 0.25 + 0.5 * rng.random(n)) / n  # distinct, in (0, 1)
+    mags = low + (high - low) * grid
+    signs = rng.choice(np.array([-1.0, 1.0]), size=n) if signed else 1.0
+    return (signs * mags).reshape(shape).astype(dtype)
+
+
+@st.composite
+def generic_arrays(draw, shape, *, low: float = 0.1, high: float = 1.0, signed: bool = True,
+                   dtype=np.float64):
+    """A strategy for one array of ``shape`` in general position (see the module doc).
+
+    The values come from a seeded numpy Generator (hypothesis draws the seed and a scale),
+    so arrays of any size cost one draw; the shrinker works on shapes and scale.
+    """
+    scale = draw(st.sampled_from([1.0, 0.5, 2.0]))
+    rng = np.random.default_rng(draw(seeds))
+    return _generic(rng, tuple(shape), low * scale, high * scale, signed, dtype)
+
+
+def upstream(shape, dtype=np.float64):
+    """An upstream gradient: generic, never constant (a constant dout makes the checks of
+    batchnorm, layernorm and softmax vacuous)."""
+    return generic_arrays(shape, low=0.1, high=1.0, dtype=dtype)
+
+
+def dims(lo: int = 1, hi: int = 4):
+    return st.integers(min_value=lo, max_value=hi)
+
+
+# --- layer strategies -----------------------------------------------------------------
+
+
+@st.composite
+def affine_inputs(draw, dtype=np.float64, max_side: int = 4):
+    """x (N, d_1, ..., d_k) with k in 1..3, w (D, M), b (M,); dout (N, M)."""
+    N = draw(dims(1, max_side))
+    rest = draw(st.lists(dims(1, 3), min_size=1, max_size=3))
+    M = draw(dims(1, max_side))
+    D = math.prod(rest)
+    x = draw(generic_arrays((N, *rest), dtype=dtype))
+    w = draw(generic_arrays((D, M), dtype=dtype))
+    b = draw(generic_arrays((M,), dtype=dtype))
+    return LayerCase((x, w, b), draw(upstream((N, M), dtype)))
+
+
+@st.composite
+def relu_inputs(draw, dtype=np.float64):
+    """x of rank 1..4 with every |x| >= 0.1 (away from the kink at 0); dout like x."""
+    shape = tuple(draw(st.lists(dims(1, 4), min_size=1, max_size=4)))
+    x = draw(generic_arrays(shape, low=0.1, dtype=dtype))
+    return LayerCase((x,), draw(upstream(shape, dtype)))
+
+
+@st.composite
+def _scores_labels(draw, dtype, spread: float):
+    N = draw(dims(1, 6))
+    C = draw(dims(2, 6))
+    x = draw(generic_arrays((N, C), low=0.0, high=spread, dtype=dtype))
+    y = np.asarray(draw(st.lists(st.integers(0, C - 1), min_size=N, max_size=N)),
+                   dtype=np.int64)
+    return x, y
+
+
+@st.composite
+def softmax_loss_inputs(draw, dtype=np.float64):
+    """Scores (N, C) and labels (N,) in [0, C). The loss is smooth: no gap needed."""
+    x, y = draw(_scores_labels(dtype, spread=3.0))
+    return LayerCase((x, y))
+
+
+@st.composite
+def svm_loss_inputs(draw, dtype=np.float64):
+    """Scores (N, C) and labels, with every margin x_j - x_y + 1 at least 1e-2 from the
+    hinge (so a numerical step never crosses it); both active and inactive margins occur."""
+    x, y = draw(_scores_labels(dtype, spread=2.0))
+    margins = x - x[np.arange(len(y)), y][:, None] + 1
+    margins[np.arange(len(y)), y] = 1.0
+    assume(np.min(np.abs(margins)) > 1e-2)
+    return LayerCase((x, y))
+
+
+# --- profiles -------------------------------------------------------------------------
+
+
+def register_profiles() -> None:
+    """``dev``: 20 examples, no deadline. ``nightly``: 1000 examples, no deadline."""
+    settings.register_profile("dev", deadline=None, max_examples=20,
+                              suppress_health_check=[HealthCheck.too_slow])
+    settings.register_profile("nightly", deadline=None, max_examples=1000,
+                              suppress_health_check=[HealthCheck.too_slow])
+
+
+def load_profile() -> str:
+    """Load ``HYPOTHESIS_PROFILE`` if set; else ``dev`` outside CI. Under CI (and no
+    explicit choice) hypothesis's own deterministic ``ci`` profile stays loaded."""
+    register_profiles()
+    name = os.environ.get("HYPOTHESIS_PROFILE")
+    if name is None and not os.environ.get("CI"):
+        name = "dev"
+    if name is not None:
+        settings.load_profile(name)
+    return name or "ci"

@@ -1,0 +1,3 @@
+"""Nets composed from ``layers``: each holds ``params`` and has ``loss(X, y=None)``."""
+
+__all__: list[str] = []

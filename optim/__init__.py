@@ -1,0 +1,3 @@
+"""Update rules and the Solver. Knows models only by their contract (params, loss)."""
+
+__all__: list[str] = []
