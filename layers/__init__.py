@@ -5,11 +5,36 @@ Every function runs on the array module of its inputs (numpy or cupy); see
 """
 
 from . import backend
+from .conv import (col2im, conv_backward, conv_backward_fast, conv_backward_naive,
+                   conv_forward, conv_forward_fast, conv_forward_naive, conv_output_shape,
+                   im2col)
+from .conv_sandwich import (conv_bn_relu_backward, conv_bn_relu_forward,
+                            conv_bn_relu_pool_backward, conv_bn_relu_pool_forward,
+                            conv_relu_backward, conv_relu_forward, conv_relu_pool_backward,
+                            conv_relu_pool_forward)
 from .core import affine_backward, affine_forward, relu_backward, relu_forward
 from .losses import softmax_loss, svm_loss
+from .pool import (global_avg_pool_backward, global_avg_pool_forward, max_pool_backward,
+                   max_pool_backward_fast, max_pool_backward_naive, max_pool_forward,
+                   max_pool_forward_fast, max_pool_forward_naive)
+from .spatial_norm import (spatial_batchnorm_backward, spatial_batchnorm_forward,
+                           spatial_groupnorm_backward, spatial_groupnorm_forward)
 
 __all__ = [
     "affine_forward", "affine_backward",
     "relu_forward", "relu_backward",
     "softmax_loss", "svm_loss",
+    # convolution and pooling
+    "conv_output_shape", "im2col", "col2im",
+    "conv_forward_naive", "conv_backward_naive",
+    "conv_forward_fast", "conv_backward_fast", "conv_forward", "conv_backward",
+    "max_pool_forward_naive", "max_pool_backward_naive",
+    "max_pool_forward_fast", "max_pool_backward_fast", "max_pool_forward", "max_pool_backward",
+    "global_avg_pool_forward", "global_avg_pool_backward",
+    "spatial_batchnorm_forward", "spatial_batchnorm_backward",
+    "spatial_groupnorm_forward", "spatial_groupnorm_backward",
+    "conv_relu_forward", "conv_relu_backward",
+    "conv_relu_pool_forward", "conv_relu_pool_backward",
+    "conv_bn_relu_forward", "conv_bn_relu_backward",
+    "conv_bn_relu_pool_forward", "conv_bn_relu_pool_backward",
 ]
