@@ -1,3 +1,5 @@
 """Nets composed from ``layers``: each holds ``params`` and has ``loss(X, y=None)``."""
 
-__all__: list[str] = []
+from .conv import ResidualConvNet, ThreeLayerConvNet
+
+__all__: list[str] = ["ThreeLayerConvNet", "ResidualConvNet"]
