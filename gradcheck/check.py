@@ -136,15 +136,22 @@ def _grads_list(grads, slots, args, target) -> list:
     return list(grads)
 
 
-def _run_pure(forward, backward, args, douts_fn, target):
+def _named_inputs(call_args, names):
+    out = []
+    for a, n in zip(call_args, names):
+        out += _arrays_in(a, f"input {n}")
+    return out
+
+
+def _run_pure(forward, backward, args, douts_fn, target, names):
     """forward, then backward twice, proving nothing given was written to."""
     call_args = _fresh(args)
-    before = _Snapshot(_arrays_in(tuple(call_args), "input"))
+    before = _Snapshot(_named_inputs(call_args, names))
     outs, cache = _split(forward(*call_args), target)
     if bad := before.changed():
         raise MutationError(f"{target} forward wrote into its {', '.join(bad)}")
     douts = douts_fn(outs)
-    guard = _Snapshot(_arrays_in(tuple(call_args), "input") + _arrays_in(cache, "cache")
+    guard = _Snapshot(_named_inputs(call_args, names) + _arrays_in(cache, "cache")
                       + _arrays_in(tuple(douts), "dout"))
     grads = backward(*douts, cache)
     if bad := guard.changed():
@@ -190,7 +197,7 @@ def check_layer(forward: Callable, backward: Callable, *inputs, dout=None, seed:
             return [g.astype(get_xp(g).float64) for g in given]
         return [_to_like(rng.standard_normal(o.shape), o) for o in outs]
 
-    outs, douts, grads = _run_pure(forward, backward, args64, draw, target)
+    outs, douts, grads = _run_pure(forward, backward, args64, draw, target, names)
     grads = _grads_list(grads, slots, args64, target)
 
     def value():
@@ -208,7 +215,7 @@ def check_layer(forward: Callable, backward: Callable, *inputs, dout=None, seed:
     if low:
         warnings.warn(f"{target}: inputs of dtype {', '.join(low)} were upcast to float64 "
                       "for the gradient check", GradcheckPrecisionWarning, stacklevel=2)
-        _fidelity(report, forward, backward, inputs, slots, outs, douts, grads, target,
+        _fidelity(report, forward, backward, inputs, slots, douts, grads, target, names,
                   fidelity_rtol)
     return _conclude(report)
 
@@ -232,7 +239,7 @@ def _check_one(report, name, x, g, obj, opts, rng):
     report.inputs[name] = rep
 
 
-def _fidelity(report, forward, backward, inputs, slots, outs64, douts64, grads64, target, rtol):
+def _fidelity(report, forward, backward, inputs, slots, douts64, grads64, target, names, rtol):
     """Run the layer in its own (lower) precision: dtypes must follow the inputs, and the
     gradients must agree with the float64 ones to that precision."""
     dtype = next(v.dtype for i in slots for v in
@@ -241,7 +248,7 @@ def _fidelity(report, forward, backward, inputs, slots, outs64, douts64, grads64
     def cast_douts(outs):
         return [d.astype(dtype) for d in douts64]
 
-    outs, _, grads = _run_pure(forward, backward, list(inputs), cast_douts, target)
+    outs, _, grads = _run_pure(forward, backward, list(inputs), cast_douts, target, names)
     for k, o in enumerate(outs):
         if np.issubdtype(getattr(o, "dtype", np.int8), np.floating) and o.dtype != dtype:
             raise ContractError(f"{target}: inputs of dtype {dtype} gave output {k} of dtype "
@@ -311,7 +318,8 @@ def check_net(model, X, y, *, seed: int = 0, fast: bool = False, params=None,
             warnings.warn(f"{target}: params of dtype {', '.join(low)} were upcast to "
                           "float64 for the gradient check", GradcheckPrecisionWarning,
                           stacklevel=2)
-        guard = _Snapshot(_arrays_in((X, y), "input") + _arrays_in(model.params, "params"))
+        guard = _Snapshot(_arrays_in(X, "input X") + _arrays_in(y, "input y")
+                          + _arrays_in(model.params, "params"))
         loss, grads = model.loss(X, y)
         if bad := guard.changed():
             raise MutationError(f"{target} wrote into its {', '.join(bad)}")

@@ -96,9 +96,12 @@ def affine_inputs(draw, dtype=np.float64, max_side: int = 4):
 
 @st.composite
 def relu_inputs(draw, dtype=np.float64):
-    """x of rank 1..4 with every |x| >= 0.1 (away from the kink at 0); dout like x."""
+    """x of rank 1..4 with every |x| >= 0.1 (away from the kink at 0) and at least one
+    positive element; dout like x."""
     shape = tuple(draw(st.lists(dims(1, 4), min_size=1, max_size=4)))
     x = draw(generic_arrays(shape, low=0.1, dtype=dtype))
+    if not (x > 0).any():  # all negative: the gradient is 0 and the check vacuous
+        x = -x
     return LayerCase((x,), draw(upstream(shape, dtype)))
 
 
@@ -127,6 +130,8 @@ def svm_loss_inputs(draw, dtype=np.float64):
     margins = x - x[np.arange(len(y)), y][:, None] + 1
     margins[np.arange(len(y)), y] = 1.0
     assume(np.min(np.abs(margins)) > 1e-2)
+    margins[np.arange(len(y)), y] = -1.0
+    assume((margins > 0).any())  # at least one active hinge, else the gradient is all 0
     return LayerCase((x, y))
 
 
