@@ -77,6 +77,28 @@ register(LayerSpec("svm_loss", L.svm_loss, None,
                    lambda dt: S.svm_loss_inputs(dtype=dt), _scores_make, kind="loss"))
 
 
+def _attention_make(rng, dtype):
+    q, k = _normal(rng, (8, 4, 32, 16), dtype), _normal(rng, (8, 4, 24, 16), dtype)
+    v = _normal(rng, (8, 4, 24, 16), dtype)
+    mask = rng.random((32, 24)) < 0.8
+    return LayerCase((q, k, v, mask), _normal(rng, (8, 4, 32, 16), dtype))
+
+
+def _mha_make(rng, dtype):
+    E = 32
+    params = {k: _normal(rng, (E, E) if k[0] == "W" else (E,), dtype) * 0.2
+              for k in S.MHA_KEYS}
+    x, kv = _normal(rng, (8, 24, E), dtype), _normal(rng, (8, 16, E), dtype)
+    return LayerCase((x, kv, kv.copy(), params, 4, None), _normal(rng, (8, 24, E), dtype))
+
+
+register(LayerSpec("attention", L.attention_forward, L.attention_backward,
+                   lambda dt: S.attention_inputs(dtype=dt), _attention_make))
+register(LayerSpec("multihead_attention", L.multihead_attention_forward,
+                   L.multihead_attention_backward,
+                   lambda dt: S.multihead_attention_inputs(dtype=dt), _mha_make))
+
+
 def registered_functions() -> set:
     """Every forward/backward/loss function object the registry covers."""
     fns = set()

@@ -5,6 +5,9 @@ Every function runs on the array module of its inputs (numpy or cupy); see
 """
 
 from . import backend  # noqa: F401  (layers.backend is public)
+from .attention import (attention_backward, attention_forward,
+                        multihead_attention_backward, multihead_attention_forward,
+                        positional_encoding)
 from .core import affine_backward, affine_forward, relu_backward, relu_forward
 from .losses import softmax_loss, svm_loss
 
@@ -12,4 +15,7 @@ __all__ = [
     "affine_forward", "affine_backward",
     "relu_forward", "relu_backward",
     "softmax_loss", "svm_loss",
+    "attention_forward", "attention_backward",
+    "multihead_attention_forward", "multihead_attention_backward",
+    "positional_encoding",
 ]

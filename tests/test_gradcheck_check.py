@@ -1,5 +1,7 @@
 """check_layer / check_loss / check_net: reports, fast mode, purity, contract."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -119,6 +121,11 @@ def test_wrong_number_or_shape_of_gradients_is_a_contract_error():
 def test_vacuous_check_warns():
     with pytest.warns(VacuousCheckWarning, match="identically zero"):
         check_layer(relu_forward, relu_backward, -np.linspace(1, 2, 6))
+    x, w, b = _affine()
+    with warnings.catch_warnings():  # one zero input among live ones is not vacuous
+        warnings.simplefilter("error", VacuousCheckWarning)
+        rep = check_layer(affine_forward, affine_backward, x * 0, w, b)
+    assert rep["w"].note.startswith("gradient identically zero")
 
 
 def test_upstream_gradient_is_random_not_ones():
