@@ -248,3 +248,21 @@ def test_a_blunt_checker_misses_bugs():
     check_layer(affine_forward, affine_bwd_one_wrong_dw, *_affine_inputs(np.float64), rtol=1.0)
     with pytest.raises(GradientCheckError):
         check_layer(affine_forward, affine_bwd_one_wrong_dw, *_affine_inputs(np.float64))
+
+
+@pytest.mark.gpu
+def test_cupy_arrays_give_the_same_verdict_and_index_as_numpy():
+    import cupy
+
+    x, w, b = _affine(N=16, D=64, M=32)
+    bad = (37, 5)
+    for fast in (True, False):
+        with pytest.raises(GradientCheckError) as on_host:
+            check_layer(affine_forward, _one_wrong(bad, 0.01), x, w, b, fast=fast,
+                        num_checks=None if fast else 64)
+        with pytest.raises(GradientCheckError) as on_gpu:
+            check_layer(affine_forward, _one_wrong(bad, 0.01),
+                        *(cupy.asarray(a) for a in (x, w, b)), fast=fast,
+                        num_checks=None if fast else 64)
+        assert on_gpu.value.report["w"].failed == on_host.value.report["w"].failed
+        assert on_gpu.value.report["w"].worst.index == on_host.value.report["w"].worst.index
