@@ -4,7 +4,10 @@ Every function runs on the array module of its inputs (numpy or cupy); see
 ``layers.backend``. Shapes follow CS231n: images (N, C, H, W), sequences (N, T, D).
 """
 
-from . import backend
+from . import backend  # noqa: F401  (layers.backend is public)
+from .attention import (attention_backward, attention_forward,
+                        multihead_attention_backward, multihead_attention_forward,
+                        positional_encoding)
 from .conv import (col2im, conv_backward, conv_backward_fast, conv_backward_naive,
                    conv_forward, conv_forward_fast, conv_forward_naive, conv_output_shape,
                    im2col)
@@ -37,4 +40,7 @@ __all__ = [
     "conv_relu_pool_forward", "conv_relu_pool_backward",
     "conv_bn_relu_forward", "conv_bn_relu_backward",
     "conv_bn_relu_pool_forward", "conv_bn_relu_pool_backward",
+    "attention_forward", "attention_backward",
+    "multihead_attention_forward", "multihead_attention_backward",
+    "positional_encoding",
 ]
