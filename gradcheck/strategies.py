@@ -230,10 +230,13 @@ def pool_inputs(draw, dtype=np.float64, max_n: int = 2, max_c: int = 3, max_side
 
 @st.composite
 def spatial_batchnorm_inputs(draw, dtype=np.float64, mode: str = "train"):
-    """x (N, C, H, W) with N*H*W >= 2 (a batch variance needs two values), gamma and beta
-    (C,), bn_param {'mode', 'eps'} (+ running stats of (C,) in test mode); dout like x."""
+    """x (N, C, H, W) with N*H*W >= 3, gamma and beta (C,), bn_param {'mode', 'eps'}
+    (+ running stats of (C,) in test mode); dout like x.
+
+    (With 2 values per channel the normalized output is +-1 whatever x is, so dx is only
+    eps-sized rounding noise and a float32-vs-float64 comparison means nothing.)"""
     N, C, H, W = draw(dims(1, 3)), draw(dims(1, 3)), draw(dims(1, 3)), draw(dims(1, 3))
-    assume(N * H * W >= 2)
+    assume(N * H * W >= 3)
     x = draw(generic_arrays((N, C, H, W), high=2.0, dtype=dtype))
     gamma = draw(generic_arrays((C,), low=0.5, high=1.5, dtype=dtype))
     beta = draw(generic_arrays((C,), dtype=dtype))
@@ -247,11 +250,12 @@ def spatial_batchnorm_inputs(draw, dtype=np.float64, mode: str = "train"):
 
 @st.composite
 def spatial_groupnorm_inputs(draw, dtype=np.float64):
-    """x (N, C, H, W) with C = G * (C // G) and at least two values per group, gamma and
-    beta (1, C, 1, 1), G, gn_param {'eps'}; dout like x."""
+    """x (N, C, H, W) with C = G * (C // G) and at least three values per group (see
+    spatial_batchnorm_inputs), gamma and beta (1, C, 1, 1), G, gn_param {'eps'}; dout
+    like x."""
     N, G, per = draw(dims(1, 2)), draw(dims(1, 3)), draw(dims(1, 2))
     H, W = draw(dims(1, 3)), draw(dims(1, 3))
-    assume(per * H * W >= 2)
+    assume(per * H * W >= 3)
     C = G * per
     x = draw(generic_arrays((N, C, H, W), high=2.0, dtype=dtype))
     gamma = draw(generic_arrays((1, C, 1, 1), low=0.5, high=1.5, dtype=dtype))
@@ -262,25 +266,38 @@ def spatial_groupnorm_inputs(draw, dtype=np.float64):
 @st.composite
 def conv_sandwich_inputs(draw, dtype=np.float64, pool: bool = False, batchnorm: bool = False):
     """Inputs for conv_relu(_pool) / conv_bn_relu(_pool): x, w, b, [gamma, beta (F,)],
-    conv_param, [bn_param (train)], [pool_param tiling the conv's (OH, OW)]; dout matches
-    the sandwich's output."""
+    conv_param, [bn_param (train)], [pool_param over the conv's (OH, OW)]; dout matches
+    the sandwich's output.
+
+    Channel 0 is kept alive so no check is vacuous (with every relu unit cut, all the
+    gradients are identically zero): without batchnorm, x >= 0.1, w[0] >= 0 and b[0] > 0
+    make every channel-0 output positive; with batchnorm, beta[0] > 0 makes channel 0's
+    largest normalized value positive. Pool windows cover every conv output (stride <=
+    pool size), so a live unit always reaches a pool output. (Before batchnorm the conv
+    bias has an identically zero gradient whatever the inputs: batchnorm removes it.)"""
     case = draw(conv_inputs(dtype=dtype))
     x, w, b, conv_param = case.inputs
     N, F, OH, OW = case.dout.shape
     if batchnorm:
-        assume(N * OH * OW >= 2)
-    inputs = [x, w, b]
-    if batchnorm:
-        inputs += [draw(generic_arrays((F,), low=0.5, high=1.5, dtype=dtype)),
-                   draw(generic_arrays((F,), dtype=dtype))]
-    inputs.append(conv_param)
-    if batchnorm:
-        inputs.append({"mode": "train"})
+        # N*OH*OW >= 3: with 2 values per channel batchnorm's output is +-gamma whatever
+        # the input, its gradient only eps-sized noise. More than one weight per filter:
+        # batchnorm undoes any scaling of a filter, so a single weight's gradient is 0.
+        assume(N * OH * OW >= 3 and w[0].size >= 2)
+        gamma = draw(generic_arrays((F,), low=0.5, high=1.5, signed=False, dtype=dtype))
+        beta = draw(generic_arrays((F,), dtype=dtype))
+        beta[0] = abs(beta[0])
+        inputs = [x, w, b, gamma, beta, conv_param, {"mode": "train"}]
+    else:
+        x = np.abs(x)  # generic arrays keep |values| >= low, so x >= 0.1 * scale
+        w, b = w.copy(), b.copy()
+        w[0], b[0] = np.abs(w[0]), abs(b[0])
+        inputs = [x, w, b, conv_param]
     out_shape = (N, F, OH, OW)
     if pool:
         ph, pw, s = draw(st.sampled_from([
             (ph, pw, s) for ph in (1, 2) for pw in (1, 2) for s in (1, 2)
-            if OH >= ph and OW >= pw and (OH - ph) % s == 0 and (OW - pw) % s == 0]))
+            if s <= min(ph, pw) and OH >= ph and OW >= pw
+            and (OH - ph) % s == 0 and (OW - pw) % s == 0]))
         inputs.append({"pool_height": ph, "pool_width": pw, "stride": s})
         out_shape = (N, F, (OH - ph) // s + 1, (OW - pw) // s + 1)
     return LayerCase(tuple(inputs), draw(upstream(out_shape, dtype)))
