@@ -5,6 +5,7 @@ Every function runs on the array module of its inputs (numpy or cupy); see
 """
 
 from . import backend  # noqa: F401  (layers.backend is public)
+from ._threads import get_threads, set_threads
 from .attention import (attention_backward, attention_forward,
                         multihead_attention_backward, multihead_attention_forward,
                         positional_encoding)
@@ -27,7 +28,8 @@ __all__ = [
     "affine_forward", "affine_backward",
     "relu_forward", "relu_backward",
     "softmax_loss", "svm_loss",
-    # convolution and pooling
+    # convolution and pooling ("set_threads": opt-in batch split over Python threads)
+    "set_threads", "get_threads",
     "conv_output_shape", "im2col", "col2im",
     "conv_forward_naive", "conv_backward_naive",
     "conv_forward_fast", "conv_backward_fast", "conv_forward", "conv_backward",

@@ -21,6 +21,7 @@ from __future__ import annotations
 from numbers import Integral
 
 from . import _validate as v
+from ._threads import batch_parts, run_parts
 from .backend import get_xp, windows
 
 __all__ = [
@@ -112,6 +113,12 @@ def _check_dout(fn: str, dout, expected: tuple):
 # --- im2col / col2im ------------------------------------------------------------------
 
 
+def _windows6(x, HH: int, WW: int, stride: int, pad: int):
+    """Read-only (N, C, HH, WW, OH, OW) strided view of the zero-padded x."""
+    view = windows(_pad(x, pad), (HH, WW), (stride, stride))  # (N, C, OH, OW, HH, WW)
+    return view.transpose(0, 1, 4, 5, 2, 3)
+
+
 def im2col(x, HH: int, WW: int, stride: int = 1, pad: int = 0):
     """The receptive fields of a convolution, copied out as columns.
 
@@ -124,10 +131,19 @@ def im2col(x, HH: int, WW: int, stride: int = 1, pad: int = 0):
       cols[n, c, i, j, p, q] = x_padded[n, c, p*stride + i, q*stride + j]
     """
     xp = get_xp(x)
-    OH, OW = conv_output_shape(x.shape[2], x.shape[3], HH, WW, stride, pad, fn="im2col")
-    view = windows(_pad(x, pad), (HH, WW), (stride, stride))  # (N, C, OH, OW, HH, WW)
+    conv_output_shape(x.shape[2], x.shape[3], HH, WW, stride, pad, fn="im2col")
     # copy in (N, C, HH, WW, OH, OW) order: the innermost copied run is an output row
-    return xp.ascontiguousarray(view.transpose(0, 1, 4, 5, 2, 3))
+    return xp.ascontiguousarray(_windows6(x, HH, WW, stride, pad))
+
+
+def _col2im_add(dxp, cols, stride: int):
+    """Add cols (N, C, HH, WW, OH, OW) into the padded gradient dxp (N, C, Hp, Wp), in
+    place: one strided slice-add per kernel offset, HH*WW large additions, no scatter."""
+    _, _, HH, WW, OH, OW = cols.shape
+    for i in range(HH):
+        for j in range(WW):
+            dxp[:, :, i:i + stride * (OH - 1) + 1:stride,
+                j:j + stride * (OW - 1) + 1:stride] += cols[:, :, i, j]
 
 
 def col2im(cols, x_shape: tuple, stride: int = 1, pad: int = 0):
@@ -142,13 +158,8 @@ def col2im(cols, x_shape: tuple, stride: int = 1, pad: int = 0):
     """
     xp = get_xp(cols)
     N, C, H, W = x_shape
-    _, _, HH, WW, OH, OW = cols.shape
     dxp = xp.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=cols.dtype)
-    # one strided slice-add per kernel offset: HH*WW large additions, no scatter
-    for i in range(HH):
-        for j in range(WW):
-            dxp[:, :, i:i + stride * (OH - 1) + 1:stride,
-                j:j + stride * (OW - 1) + 1:stride] += cols[:, :, i, j]
+    _col2im_add(dxp, cols, stride)
     return dxp[:, :, pad:pad + H, pad:pad + W] if pad else dxp
 
 
@@ -231,6 +242,9 @@ def conv_forward_fast(x, w, b, conv_param):
     Inputs and outputs as ``conv_forward_naive`` (same values up to rounding):
     - x: (N, C, H, W); w: (F, C, HH, WW); b: (F,); conv_param: 'stride', 'pad'
 
+    With ``layers.set_threads(2)`` the batch is split over two Python threads (see
+    ``layers._threads``); the result is the same.
+
     Returns a tuple of:
     - out: (N, F, OH, OW), contiguous, x's dtype
     - cache: what conv_backward_fast needs (including the (N, C, HH, WW, OH, OW) columns)
@@ -240,10 +254,17 @@ def conv_forward_fast(x, w, b, conv_param):
     xp = get_xp(x, w, b)
     N = x.shape[0]
     F, C, HH, WW = w.shape
-    cols = im2col(x, HH, WW, stride, pad)  # (N, C, HH, WW, OH, OW)
-    cols3 = cols.reshape(N, C * HH * WW, OH * OW)  # a view
-    w2 = w.reshape(F, C * HH * WW)
-    out = xp.matmul(w2, cols3)  # (N, F, OH*OW): already NCHW
+    K, P = C * HH * WW, OH * OW
+    w2 = w.reshape(F, K)
+    cols = xp.empty((N, C, HH, WW, OH, OW), dtype=x.dtype)
+    out = xp.empty((N, F, P), dtype=x.dtype)
+
+    def part(_, n):
+        # copy in (N, C, HH, WW, OH, OW) order: the innermost copied run is an output row
+        xp.copyto(cols[n], _windows6(x[n], HH, WW, stride, pad))
+        xp.matmul(w2, cols[n].reshape(-1, K, P), out=out[n])  # (n, F, OH*OW): NCHW
+
+    run_parts(part, batch_parts(N, x))
     out += b.reshape(1, F, 1)  # our own array: in place is safe
     return out.reshape(N, F, OH, OW), (x.shape, w, cols, stride, pad)
 
@@ -266,13 +287,23 @@ def conv_backward_fast(dout, cache):
     _check_dout("conv_backward_fast", dout, (N, F, OH, OW))
     xp = get_xp(dout, w, cols)
     K, P = C * HH * WW, OH * OW
+    H, W = x_shape[2:]
     d3 = dout.reshape(N, F, P)
     cols3 = cols.reshape(N, K, P)
+    w2t = w.reshape(F, K).T
+    dxp = xp.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=dout.dtype)
+
+    def part(_, n):
+        # dw^T = sum_n cols[n] @ dout[n]^T: BLAS reads the transposed operand in place
+        # (cols @ dout^T measured faster than dout @ cols^T here)
+        dw_t = xp.matmul(cols3[n], d3[n].transpose(0, 2, 1)).sum(axis=0)  # (K, F)
+        dcols = xp.matmul(w2t, d3[n])  # (n, K, OH*OW)
+        _col2im_add(dxp[n], dcols.reshape(-1, C, HH, WW, OH, OW), stride)
+        return dw_t
+
+    dw = sum(run_parts(part, batch_parts(N, dout))).T.reshape(w.shape)
     db = dout.sum(axis=(0, 2, 3))
-    # BLAS reads the transposed operand in place; the sum over N is over a small (N, F, K)
-    dw = xp.matmul(d3, cols3.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
-    dcols = xp.matmul(w.reshape(F, K).T, d3)  # (N, K, P)
-    dx = col2im(dcols.reshape(N, C, HH, WW, OH, OW), x_shape, stride, pad)
+    dx = dxp[:, :, pad:pad + H, pad:pad + W] if pad else dxp
     return dx, dw, db
 
 

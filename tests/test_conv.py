@@ -243,3 +243,56 @@ def test_backward_checks_dout_shape(xp):
     with pytest.raises(ValueError, match=r"dout must have shape \(2, 4, 5, 5\).*"
                                          r"got \(2, 4, 5, 4\)"):
         conv_backward_fast(xp.ones((2, 4, 5, 4)), cache)
+
+
+# --- the opt-in batch split over Python threads ---------------------------------------
+
+
+@pytest.fixture
+def two_threads():
+    from layers import set_threads
+    set_threads(2)
+    yield
+    set_threads(None)
+
+
+def test_batch_parts_split():
+    from layers import _threads
+    assert _threads.batch_parts(10, np.ones(1)) == [slice(0, 10)]  # off by default
+    _threads.set_threads(3)
+    try:
+        if _threads.get_threads() == 1:
+            pytest.skip("threadpoolctl is not installed: the option stays off")
+        assert _threads.batch_parts(12, np.ones(1)) == [slice(0, 4), slice(4, 8),
+                                                        slice(8, 12)]
+        assert _threads.batch_parts(7, np.ones(1)) == [slice(0, 7)]  # too small to split
+        assert _threads.batch_parts(9, np.ones(1)) == [slice(0, 4), slice(4, 9)]
+    finally:
+        _threads.set_threads(None)
+    with pytest.raises(ValueError, match="positive int"):
+        _threads.set_threads(0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_threaded_conv_equals_one_part(xp, two_threads, dtype):
+    from layers import get_threads, set_threads
+    rng = np.random.default_rng(8)
+    x = xp.asarray(rng.standard_normal((10, 3, 9, 8)).astype(dtype))
+    w = xp.asarray(rng.standard_normal((5, 3, 3, 2)).astype(dtype))
+    b = xp.asarray(rng.standard_normal(5).astype(dtype))
+    cp = {"stride": 1, "pad": 2}
+    out2, cache2 = conv_forward_fast(x, w, b, cp)
+    dout = xp.asarray(rng.standard_normal(out2.shape).astype(dtype))
+    grads2 = conv_backward_fast(dout, cache2)
+    threads = get_threads()
+    set_threads(1)
+    out1, cache1 = conv_forward_fast(x, w, b, cp)
+    grads1 = conv_backward_fast(dout, cache1)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for a, c in zip((out2,) + grads2, (out1,) + grads1, strict=True):
+        assert a.dtype == dtype
+        np.testing.assert_allclose(host(a), host(c), rtol=tol, atol=tol)
+    if threads == 2:  # a gradient check through the split path too
+        set_threads(2)
+        check_layer(conv_forward_fast, conv_backward_fast, x.astype(xp.float64),
+                    w.astype(xp.float64), b.astype(xp.float64), cp, num_checks=30)
