@@ -296,3 +296,24 @@ def test_threaded_conv_equals_one_part(xp, two_threads, dtype):
         set_threads(2)
         check_layer(conv_forward_fast, conv_backward_fast, x.astype(xp.float64),
                     w.astype(xp.float64), b.astype(xp.float64), cp, num_checks=30)
+
+
+@settings(max_examples=25)
+@given(S.conv_inputs(all_padding_windows=True))
+def test_threaded_fast_equals_naive(xp, case):
+    # the drawn batch repeated 8 times, so the split path really splits it
+    from layers import _threads
+    (x, w, b, conv_param), dout = on(xp, case)
+    x, dout = xp.concatenate([x] * 8), xp.concatenate([dout] * 8)
+    _threads.set_threads(2)
+    try:
+        if len(_threads.batch_parts(x.shape[0], x)) < 2:
+            pytest.skip("threadpoolctl is not installed: the option stays off")
+        out_f, cache_f = conv_forward_fast(x, w, b, conv_param)
+        grads_f = conv_backward_fast(dout, cache_f)
+    finally:
+        _threads.set_threads(None)
+    out_n, cache_n = conv_forward_naive(x, w, b, conv_param)
+    np.testing.assert_allclose(host(out_f), host(out_n), rtol=1e-10, atol=1e-12)
+    for g_f, g_n in zip(grads_f, conv_backward_naive(dout, cache_n), strict=True):
+        np.testing.assert_allclose(host(g_f), host(g_n), rtol=1e-10, atol=1e-11)
