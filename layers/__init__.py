@@ -4,7 +4,10 @@ Every function runs on the array module of its inputs (numpy or cupy); see
 ``layers.backend``. Shapes follow CS231n: images (N, C, H, W), sequences (N, T, D).
 """
 
-from . import backend
+from . import backend  # noqa: F401  (layers.backend is public)
+from .attention import (attention_backward, attention_forward,
+                        multihead_attention_backward, multihead_attention_forward,
+                        positional_encoding)
 from .core import (affine_backward, affine_forward, dropout_backward, dropout_forward,
                    relu_backward, relu_forward)
 from .losses import softmax_loss, svm_loss
@@ -19,6 +22,9 @@ __all__ = [
     "relu_forward", "relu_backward",
     "dropout_forward", "dropout_backward",
     "softmax_loss", "svm_loss",
+    "attention_forward", "attention_backward",
+    "multihead_attention_forward", "multihead_attention_backward",
+    "positional_encoding",
     "batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt",
     "layernorm_forward", "layernorm_backward",
     "affine_relu_forward", "affine_relu_backward",

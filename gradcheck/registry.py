@@ -1,0 +1,166 @@
+"""One entry per layer: forward, backward, a strategy for valid inputs, a medium-size
+example, the naive reference where one exists, and which inputs the layer is linear in.
+
+The conformance suite (tests/test_conformance.py) runs every entry through the same
+checks on every backend and dtype, and a test compares this registry with the public
+names ``layers`` exports, so a new layer cannot skip the suite.
+
+``make(rng, dtype)`` returns a ``LayerCase`` big enough (~1e4-1e5 elements) for memory
+and layout tests; ``strategy(dtype)`` draws small ones for property-based checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import layers as L
+
+from . import strategies as S
+from .strategies import LayerCase
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    name: str
+    forward: Callable
+    backward: Callable | None  # None for a loss: forward returns (loss, dx)
+    strategy: Callable  # dtype -> hypothesis strategy of LayerCase
+    make: Callable  # (Generator, dtype) -> LayerCase
+    naive: tuple[Callable, Callable] | None = None  # (forward, backward) reference
+    alt_backwards: tuple[Callable, ...] = ()  # other backwards that must agree
+    linear: tuple[int, tuple[int, ...]] | None = None  # (i, zeroed): linear in input i
+    kind: str = "layer"  # "layer" or "loss"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_loss(self) -> bool:
+        return self.kind == "loss"
+
+
+def _normal(rng, shape, dtype):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def _affine_make(rng, dtype):
+    x, w, b = _normal(rng, (64, 8, 16), dtype), _normal(rng, (128, 96), dtype), \
+        _normal(rng, (96,), dtype)
+    return LayerCase((x, w, b), _normal(rng, (64, 96), dtype))
+
+
+def _relu_make(rng, dtype):
+    x = _normal(rng, (64, 32, 16), dtype)
+    return LayerCase((x,), _normal(rng, x.shape, dtype))
+
+
+def _scores_make(rng, dtype):
+    return LayerCase((_normal(rng, (256, 40), dtype), rng.integers(0, 40, 256)))
+
+
+REGISTRY: dict[str, LayerSpec] = {}
+
+
+def register(spec: LayerSpec) -> LayerSpec:
+    if spec.name in REGISTRY:
+        raise ValueError(f"layer {spec.name!r} registered twice")
+    REGISTRY[spec.name] = spec
+    return spec
+
+
+register(LayerSpec("affine", L.affine_forward, L.affine_backward,
+                   lambda dt: S.affine_inputs(dtype=dt), _affine_make, linear=(0, (2,))))
+register(LayerSpec("relu", L.relu_forward, L.relu_backward,
+                   lambda dt: S.relu_inputs(dtype=dt), _relu_make))
+register(LayerSpec("softmax_loss", L.softmax_loss, None,
+                   lambda dt: S.softmax_loss_inputs(dtype=dt), _scores_make, kind="loss"))
+register(LayerSpec("svm_loss", L.svm_loss, None,
+                   lambda dt: S.svm_loss_inputs(dtype=dt), _scores_make, kind="loss"))
+
+
+def _attention_make(rng, dtype):
+    q, k = _normal(rng, (8, 4, 32, 16), dtype), _normal(rng, (8, 4, 24, 16), dtype)
+    v = _normal(rng, (8, 4, 24, 16), dtype)
+    mask = rng.random((32, 24)) < 0.8
+    return LayerCase((q, k, v, mask), _normal(rng, (8, 4, 32, 16), dtype))
+
+
+def _mha_make(rng, dtype):
+    E = 32
+    params = {k: _normal(rng, (E, E) if k[0] == "W" else (E,), dtype) * 0.2
+              for k in S.MHA_KEYS}
+    x, kv = _normal(rng, (8, 24, E), dtype), _normal(rng, (8, 16, E), dtype)
+    return LayerCase((x, kv, kv.copy(), params, 4, None), _normal(rng, (8, 24, E), dtype))
+
+
+register(LayerSpec("attention", L.attention_forward, L.attention_backward,
+                   lambda dt: S.attention_inputs(dtype=dt), _attention_make))
+register(LayerSpec("multihead_attention", L.multihead_attention_forward,
+                   L.multihead_attention_backward,
+                   lambda dt: S.multihead_attention_inputs(dtype=dt), _mha_make))
+
+
+def registered_functions() -> set:
+    """Every forward/backward/loss function object the registry covers."""
+    fns = set()
+    for s in REGISTRY.values():
+        fns |= {s.forward, s.backward, *s.alt_backwards}
+        if s.naive:
+            fns |= set(s.naive)
+    fns.discard(None)
+    return fns
+
+
+def exported_layer_functions() -> dict[str, Callable]:
+    """The public layer functions of ``layers``: forwards, backwards and losses."""
+    out = {}
+    for name in L.__all__:
+        fn = getattr(L, name)
+        if callable(fn) and ("_forward" in name or "_backward" in name or
+                             name.endswith("_loss")):
+            out[name] = fn
+    return out
+
+
+__all__ = ["LayerSpec", "REGISTRY", "register", "registered_functions",
+           "exported_layer_functions"]
+
+
+# --- fully connected: dropout, batchnorm, layernorm, sandwiches -------------------------
+
+
+def _dropout_make(rng, dtype):
+    x = _normal(rng, (64, 32, 16), dtype)
+    return LayerCase((x, {"p": 0.6, "mode": "train", "seed": 5}), _normal(rng, x.shape, dtype))
+
+
+def _norm_make(param):
+    def make(rng, dtype):
+        x = _normal(rng, (128, 96), dtype) * 3 + 1
+        gamma, beta = _normal(rng, (96,), dtype), _normal(rng, (96,), dtype)
+        return LayerCase((x, gamma, beta, dict(param)), _normal(rng, x.shape, dtype))
+    return make
+
+
+def _affine_norm_relu_make(param):
+    def make(rng, dtype):
+        x, w = _normal(rng, (64, 8, 16), dtype), _normal(rng, (128, 96), dtype)
+        b, gamma, beta = (_normal(rng, (96,), dtype) for _ in range(3))
+        inputs = (x, w, b) if param is None else (x, w, b, gamma, beta, dict(param))
+        return LayerCase(inputs, _normal(rng, (64, 96), dtype))
+    return make
+
+
+register(LayerSpec("dropout", L.dropout_forward, L.dropout_backward,
+                   lambda dt: S.dropout_inputs(dtype=dt), _dropout_make, linear=(0, ())))
+register(LayerSpec("batchnorm", L.batchnorm_forward, L.batchnorm_backward,
+                   lambda dt: S.batchnorm_inputs(dtype=dt), _norm_make({"mode": "train"}),
+                   alt_backwards=(L.batchnorm_backward_alt,)))
+register(LayerSpec("layernorm", L.layernorm_forward, L.layernorm_backward,
+                   lambda dt: S.layernorm_inputs(dtype=dt), _norm_make({})))
+register(LayerSpec("affine_relu", L.affine_relu_forward, L.affine_relu_backward,
+                   lambda dt: S.affine_relu_inputs(dtype=dt), _affine_norm_relu_make(None)))
+register(LayerSpec("affine_bn_relu", L.affine_bn_relu_forward, L.affine_bn_relu_backward,
+                   lambda dt: S.affine_bn_relu_inputs(dtype=dt),
+                   _affine_norm_relu_make({"mode": "train"})))
+register(LayerSpec("affine_ln_relu", L.affine_ln_relu_forward, L.affine_ln_relu_backward,
+                   lambda dt: S.affine_ln_relu_inputs(dtype=dt), _affine_norm_relu_make({})))
