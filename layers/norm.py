@@ -30,9 +30,18 @@ def _check_affine_params(fn: str, x, gamma, beta):
     v.array(fn, "beta", beta, ndim=1, what="(D,)")
     get_xp(x, gamma, beta)
     D = x.shape[1]
-    v.shape(fn, "gamma", gamma, (D,), f"(D,) with D = {D} from x")
-    v.shape(fn, "beta", beta, (D,), f"(D,) with D = {D} from x")
-    v.same_dtype(fn, x=x, gamma=gamma, beta=beta)
+    if gamma.shape[0] != D or beta.shape[0] != D:  # the messages are built only on error
+        v.shape(fn, "gamma", gamma, (D,), f"(D,) with D = {D} from x")
+        v.shape(fn, "beta", beta, (D,), f"(D,) with D = {D} from x")
+    if not (x.dtype == gamma.dtype == beta.dtype):
+        v.same_dtype(fn, x=x, gamma=gamma, beta=beta)
+
+
+def _column_sums(a):
+    """sum over axis 0 of a (N, D) array as a BLAS matrix-vector product: it reads ``a``
+    with all of BLAS's threads, about 2x faster here than ``a.sum(axis=0)``."""
+    xp = get_xp(a)
+    return xp.ones(a.shape[0], dtype=a.dtype) @ a  # (D,)
 
 
 # --- batchnorm ------------------------------------------------------------------------
@@ -62,7 +71,8 @@ def batchnorm_forward(x, gamma, beta, bn_param):
 
     Returns a tuple of:
     - out: (N, D), x's dtype
-    - cache: what batchnorm_backward and batchnorm_backward_alt need
+    - cache: what batchnorm_backward and batchnorm_backward_alt need (the centred x,
+      1 / std, gamma and the mode)
     """
     fn = "batchnorm_forward"
     _check_affine_params(fn, x, gamma, beta)
@@ -80,12 +90,13 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         running_var = xp.ones(D, dtype=x.dtype)
     for name, r in (("running_mean", running_mean), ("running_var", running_var)):
         v.array(fn, f"bn_param['{name}']", r, ndim=1, what="(D,)")
-        v.shape(fn, f"bn_param['{name}']", r, (D,), f"(D,) with D = {D} from x")
+        if r.shape[0] != D:
+            v.shape(fn, f"bn_param['{name}']", r, (D,), f"(D,) with D = {D} from x")
 
     if mode == "train":
-        mean = x.mean(axis=0)  # (D,)
-        xhat = x - mean  # (N, D), centred; normalised in place below
-        var = xp.einsum("nd,nd->d", xhat, xhat) / N  # (D,), biased; no (N, D) temporary
+        mean = _column_sums(x) / N  # (D,)
+        xc = x - mean  # (N, D), centred
+        var = xp.einsum("nd,nd->d", xc, xc) / N  # (D,), biased; no (N, D) temporary
         inv_std = 1.0 / xp.sqrt(var + eps)  # (D,)
         # kept in x's dtype, so a float64 call (a gradient check) cannot leave float64
         # statistics behind for later float32 calls, nor the reverse
@@ -94,19 +105,18 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         bn_param["running_var"] = (momentum * running_var
                                    + (1.0 - momentum) * var).astype(x.dtype, copy=False)
     else:
-        mean = running_mean.astype(x.dtype, copy=False)
+        xc = x - running_mean.astype(x.dtype, copy=False)
         inv_std = 1.0 / xp.sqrt(running_var.astype(x.dtype, copy=False) + eps)
-        xhat = x - mean
-    xhat *= inv_std  # our own temporary
-    out = xhat * gamma
+    # out = gamma * xhat + beta with xhat = xc * inv_std, in two passes over (N, D)
+    out = xc * (gamma * inv_std)
     out += beta
-    return out, (x, xhat, mean, inv_std, gamma, mode)
+    return out, (xc, inv_std, gamma, mode)
 
 
-def _batchnorm_test_backward(dout, xhat, inv_std, gamma):
+def _batchnorm_test_backward(dout, xc, inv_std, gamma):
     """In test mode the statistics are constants: the layer is affine in x."""
-    dbeta = dout.sum(axis=0)
-    dgamma = get_xp(dout).einsum("nd,nd->d", dout, xhat)
+    dbeta = _column_sums(dout)
+    dgamma = get_xp(dout).einsum("nd,nd->d", dout, xc) * inv_std
     return dout * (gamma * inv_std), dgamma, dbeta
 
 
@@ -123,15 +133,15 @@ def batchnorm_backward(dout, cache):
     - dgamma: (D,)
     - dbeta: (D,)
     """
-    x, xhat, mean, inv_std, gamma, mode = cache
-    v.shape("batchnorm_backward", "dout", dout, x.shape, "(N, D), the shape of x")
+    xc, inv_std, gamma, mode = cache
+    v.shape("batchnorm_backward", "dout", dout, xc.shape, "(N, D), the shape of x")
     if mode == "test":
-        return _batchnorm_test_backward(dout, xhat, inv_std, gamma)
-    N = x.shape[0]
+        return _batchnorm_test_backward(dout, xc, inv_std, gamma)
+    N = xc.shape[0]
+    xhat = xc * inv_std  # (N, D)
     dbeta = dout.sum(axis=0)  # (D,)
     dgamma = (dout * xhat).sum(axis=0)  # (D,)
     dxhat = dout * gamma  # (N, D)
-    xc = x - mean  # (N, D); xhat = xc * inv_std
     dxc = dxhat * inv_std  # (N, D), the path through xc directly
     dinv_std = (dxhat * xc).sum(axis=0)  # (D,)
     dstd = -dinv_std * inv_std * inv_std  # (D,); inv_std = 1 / std
@@ -159,15 +169,16 @@ def batchnorm_backward_alt(dout, cache):
     - dgamma: (D,)
     - dbeta: (D,)
     """
-    x, xhat, _, inv_std, gamma, mode = cache
-    v.shape("batchnorm_backward_alt", "dout", dout, x.shape, "(N, D), the shape of x")
+    xc, inv_std, gamma, mode = cache
+    v.shape("batchnorm_backward_alt", "dout", dout, xc.shape, "(N, D), the shape of x")
     if mode == "test":
-        return _batchnorm_test_backward(dout, xhat, inv_std, gamma)
+        return _batchnorm_test_backward(dout, xc, inv_std, gamma)
     xp = get_xp(dout)
-    N = x.shape[0]
-    dbeta = dout.sum(axis=0)  # (D,)
-    dgamma = xp.einsum("nd,nd->d", dout, xhat)  # (D,)
-    dx = xhat * (dgamma / -N)  # (N, D)
+    N = xc.shape[0]
+    dbeta = _column_sums(dout)  # (D,)
+    dgamma = xp.einsum("nd,nd->d", dout, xc) * inv_std  # (D,) = sum_n dout * xhat
+    # the formula with xhat = xc * inv_std folded into a per-column factor of xc
+    dx = xc * (dgamma * inv_std / -N)  # (N, D)
     dx += dout
     dx -= dbeta / N
     dx *= gamma * inv_std
