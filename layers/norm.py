@@ -236,7 +236,7 @@ def layernorm_backward(dout, cache):
     v.shape("layernorm_backward", "dout", dout, xhat.shape, "(N, D), the shape of x")
     xp = get_xp(dout)
     D = xhat.shape[1]
-    dbeta = dout.sum(axis=0)  # (D,)
+    dbeta = _column_sums(dout)  # (D,)
     dgamma = xp.einsum("nd,nd->d", dout, xhat)  # (D,)
     dxhat = dout * gamma  # (N, D)
     s1 = dxhat.sum(axis=1, keepdims=True)  # (N, 1)
