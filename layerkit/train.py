@@ -86,7 +86,7 @@ _GLOBAL_DEFAULTS = dict(
     update_rule="adam", batch_size=100, reg=0.0, seed=0, split_seed=0, hidden="100",
     weight_scale=1e-2, dropout_keep=1.0, normalization=None, num_filters=32, filter_size=7,
     lr_decay=1.0, schedule="step", grad_clip=None, dtype="float32", backend=None,
-    print_every=0, quiet=False, out=None, resume=None)
+    print_every=0, quiet=False, out=None, resume=None, keep=3)
 # Arguments that fix the net's shape: on --resume they come back from run.json.
 _ARCH = ("net", "data", "data_dir", "num_train", "split_seed", "hidden", "dropout_keep",
          "normalization", "num_filters", "filter_size", "dtype", "seed", "weight_scale")
@@ -131,6 +131,7 @@ def parser() -> argparse.ArgumentParser:
     add("--dtype", choices=["float32", "float64"])
     add("--backend", choices=["numpy", "cupy"], help="where the net lives (default numpy)")
     add("--print-every", type=int, help="print the loss every N steps (0 = never)")
+    add("--keep", type=int, help="keep the newest N per-epoch checkpoints (default 3)")
     add("--out", help="output folder (default runs/<net>-<data>)")
     add("--resume", metavar="CKPT", help="continue from a checkpoint in <out>/checkpoints")
     add("-q", "--quiet", action="store_true", default=None, help="no progress output")
@@ -200,7 +201,7 @@ def main(argv=None) -> int:
               lr_decay=a.lr_decay, schedule=a.schedule, batch_size=a.batch_size,
               num_epochs=a.epochs, seed=a.seed, grad_clip=a.grad_clip,
               checkpoint_name=os.path.join(a.out, "checkpoints", a.net),
-              print_every=a.print_every, verbose=not a.quiet)
+              print_every=a.print_every, verbose=not a.quiet, keep_checkpoints=a.keep)
     if a.resume:
         solver = Solver.resume(a.resume, model, data, **kw)
     else:

@@ -47,7 +47,7 @@ def _flatten(tree: Any, path: str, arrays: dict[str, np.ndarray]) -> Any:
     if isinstance(tree, dict):
         out = {}
         for k, v in tree.items():
-            if not isinstance(k, str) or "/" in k or not k:
+            if not isinstance(k, str) or "/" in k or not k or k == _MARK:
                 raise ValueError(f"checkpoint keys must be non-empty strings without '/'; "
                                  f"got {k!r} under {path or 'the top level'!r}")
             out[k] = _flatten(v, f"{path}/{k}" if path else k, arrays)

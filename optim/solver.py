@@ -40,6 +40,7 @@ _SETTINGS = {  # every keyword the Solver takes, with its default
     "num_epochs": 10, "num_train_samples": 1000, "num_val_samples": None,
     "checkpoint_name": None, "print_every": 10, "verbose": True, "seed": None,
     "grad_clip": None, "schedule": "step", "lr_min": 0.0, "restore_best": True,
+    "keep_checkpoints": None,
 }
 
 
@@ -77,7 +78,8 @@ class Solver:
     num_val_samples=None, checkpoint_name=None, print_every=10, verbose=True.
     Added: seed=None, grad_clip=None (max global L2 norm of the gradients),
     schedule='step' or 'cosine', lr_min=0.0 (cosine's floor), restore_best=True (put
-    best_params into the model when training ends, as CS231n does).
+    best_params into the model when training ends, as CS231n does), keep_checkpoints=None
+    (keep only the newest k checkpoint files this Solver wrote; None keeps all).
     """
 
     def __init__(self, model, data, **kwargs):
@@ -107,6 +109,10 @@ class Solver:
         self.checkpoint_name, self.print_every = s["checkpoint_name"], int(s["print_every"])
         self.verbose, self.seed, self.grad_clip = bool(s["verbose"]), s["seed"], s["grad_clip"]
         self.schedule, self.restore_best = s["schedule"], bool(s["restore_best"])
+        self.keep_checkpoints = s["keep_checkpoints"]
+        if self.keep_checkpoints is not None and int(self.keep_checkpoints) < 1:
+            raise ValueError(f"Solver: keep_checkpoints must be >= 1 or None; got "
+                             f"{self.keep_checkpoints!r}")
         if self.batch_size < 1 or self.num_epochs < 0:
             raise ValueError(f"Solver: batch_size must be >= 1 and num_epochs >= 0; got "
                              f"{self.batch_size} and {self.num_epochs}")
@@ -142,6 +148,7 @@ class Solver:
         self.optim_configs = {p: dict(self.optim_config) for p in self.model.params}
         self.rng = default_rng(self.seed)
         self.last_checkpoint = None
+        self._written = []  # checkpoint files this Solver wrote, oldest first
 
     @property
     def iterations_per_epoch(self) -> int:
@@ -262,13 +269,22 @@ class Solver:
             self.best_val_acc = val_acc
             self.best_params = {k: v.copy() for k, v in self.model.params.items()}
 
-    def train(self):
-        """Run until ``num_epochs`` epochs are done (from where the Solver stands)."""
+    def train(self, max_epochs=None):
+        """Run until ``num_epochs`` epochs are done (from where the Solver stands).
+
+        ``max_epochs`` stops this call after that many more epochs without changing the
+        plan (the cosine schedule still spans ``num_epochs``); a later ``train()`` or a
+        ``Solver.resume`` from the last checkpoint carries on. ``best_params`` are put into
+        the model only when the plan is complete (``restore_best``).
+        """
         N, ipe, total = self.X_train.shape[0], self.iterations_per_epoch, self.num_iterations
+        stop = total
+        if max_epochs is not None:
+            stop = min(total, (self.epoch + int(max_epochs)) * ipe)
         bar = tqdm(total=total, initial=self.iteration, unit="step", dynamic_ncols=True,
                    disable=None if self.verbose else True)
         try:
-            while self.iteration < total:
+            while self.iteration < stop:
                 j = self.iteration % ipe
                 if j == 0:  # a new epoch: a fresh order of the training set
                     self._order = self.rng.permutation(N)
@@ -292,7 +308,7 @@ class Solver:
                     self._save_checkpoint()
         finally:
             bar.close()
-        if self.restore_best and self.best_params:
+        if self.restore_best and self.best_params and self.iteration >= total:
             self.model.params.update({k: v.copy() for k, v in self.best_params.items()})
 
     # --- checkpoints -------------------------------------------------------------------
@@ -333,7 +349,12 @@ class Solver:
             os.makedirs(folder, exist_ok=True)
         save_checkpoint(path, self.checkpoint_state())
         self.last_checkpoint = path
-        self._say(f"saved checkpoint {path}")
+        self._written.append(path)
+        if self.keep_checkpoints is not None:
+            while len(self._written) > int(self.keep_checkpoints):
+                old = self._written.pop(0)
+                if os.path.exists(old):
+                    os.remove(old)
 
     @classmethod
     def resume(cls, path, model, data, **kwargs):
