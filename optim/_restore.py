@@ -46,6 +46,12 @@ def restore(solver, ck: dict, path) -> None:
     solver.acc_iterations = h["acc_iteration"].tolist()
     solver.grad_norm_history = h["grad_norm"].tolist()
     solver.epoch, solver.iteration = int(ck["epoch"]), int(ck["iteration"])
+    if solver.iteration != solver.epoch * solver.iterations_per_epoch:
+        raise ValueError(
+            f"{path}: epoch {solver.epoch} ended at step {solver.iteration}, but with "
+            f"{solver.X_train.shape[0]} training examples and batch_size {solver.batch_size} "
+            f"an epoch is {solver.iterations_per_epoch} steps: resume with the same data "
+            "and batch size")
     solver.best_val_acc = ck["best_val_acc"]
     state = ck["rng"]
     bitgen = getattr(np.random, state["bit_generator"])()

@@ -141,6 +141,8 @@ def test_resume_checks_the_model_and_the_rule(tmp_path):
         Solver.resume(path, TinyMLP(5, 8, 3), blobs(n=160, seed=9))
     with pytest.raises(ValueError, match="made with update_rule='adam'; got update_rule='sgd'"):
         Solver.resume(path, TinyMLP(5, 16, 3), blobs(n=160, seed=9), update_rule="sgd")
+    with pytest.raises(ValueError, match=r"an epoch is 3 steps: resume with the same data"):
+        Solver.resume(path, TinyMLP(5, 16, 3), blobs(n=160, seed=9), batch_size=40)
 
 
 def test_resume_restores_batchnorm_running_stats(tmp_path):
