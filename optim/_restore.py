@@ -58,10 +58,10 @@ def restore(solver, ck: dict, path) -> None:
     bitgen.state = state
     solver.rng = np.random.Generator(bitgen)
     solver.last_checkpoint = str(path)
-    bn = ck["model_state"].get("bn_params")
-    if bn is not None and isinstance(getattr(model, "bn_params", None), list):
-        if len(bn) != len(model.bn_params):
-            raise ValueError(f"{path}: {len(bn)} batchnorm layers saved, the model has "
-                             f"{len(model.bn_params)}")
-        for live, saved in zip(model.bn_params, bn, strict=True):
-            live.update(_config_into(saved, xp))
+    saved = ck["model_state"].get("state_dicts", [])
+    live = solver._state_dicts()
+    if len(saved) != len(live):
+        raise ValueError(f"{path}: {len(saved)} model state dicts (batchnorm) saved, the "
+                         f"model has {len(live)}")
+    for d, s in zip(live, saved, strict=True):
+        d.update(_config_into(s, xp))

@@ -27,7 +27,7 @@ import os
 import numpy as np
 from tqdm.auto import tqdm
 
-from layers.backend import default_rng, get_xp, to_numpy, to_xp
+from layers.backend import default_rng, get_xp, is_array, to_numpy, to_xp
 
 from . import rules as _rules
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -313,12 +313,20 @@ class Solver:
 
     # --- checkpoints -------------------------------------------------------------------
 
+    def _state_dicts(self):
+        """The model's state outside params (batchnorm running stats): the dicts its
+        ``state_dicts()`` lists, else CS231n's ``bn_params`` list, else none."""
+        fn = getattr(self.model, "state_dicts", None)
+        dicts = fn() if callable(fn) else getattr(self.model, "bn_params", None)
+        if isinstance(dicts, list) and all(isinstance(d, dict) for d in dicts):
+            return dicts
+        return []
+
     def _model_state(self):
-        """Model state outside params that a resume needs: CS231n's batchnorm running stats."""
-        bn = getattr(self.model, "bn_params", None)
-        if isinstance(bn, list) and all(isinstance(d, dict) for d in bn):
-            return {"bn_params": [dict(d) for d in bn]}
-        return {}
+        # arrays and plain values only (a dropout seed may be a Generator: not state to keep)
+        plain = (bool, int, float, str, type(None), np.generic)
+        return {"state_dicts": [{k: v for k, v in d.items() if is_array(v) or
+                                 isinstance(v, plain)} for d in self._state_dicts()]}
 
     def checkpoint_state(self) -> dict:
         """Everything a resume needs, as a tree of arrays and JSON values."""

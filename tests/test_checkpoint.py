@@ -145,25 +145,40 @@ def test_resume_checks_the_model_and_the_rule(tmp_path):
         Solver.resume(path, TinyMLP(5, 16, 3), blobs(n=160, seed=9), batch_size=40)
 
 
-def test_resume_restores_batchnorm_running_stats(tmp_path):
-    class WithBN(TinyMLP):
-        def __init__(self):
-            super().__init__(5, 4, 3, seed=0)
-            self.bn_params = [{"mode": "train", "running_mean": np.zeros(4)}]
+class _Recorder(TinyMLP):
+    """A stand-in for batchnorm: every training call adds 1 to a running statistic."""
 
-        def loss(self, X, y=None):
-            if y is not None:  # a stand-in for batchnorm: record something about X
-                self.bn_params[0]["running_mean"] = self.bn_params[0]["running_mean"] + 1
-            return super().loss(X, y)
+    def __init__(self):
+        super().__init__(5, 4, 3, seed=0)
+        self.bn_params = [{"mode": "train", "running_mean": np.zeros(4)}, {}]
 
-    m = WithBN()
+    def loss(self, X, y=None):
+        if y is not None:
+            self.bn_params[0]["running_mean"] = self.bn_params[0]["running_mean"] + 1
+        return super().loss(X, y)
+
+
+class _WithStateDicts(_Recorder):
+    """The nets.Model way: state_dicts() lists the dicts that hold state."""
+
+    def __init__(self):
+        super().__init__()
+        self.dropout_param = {"p": 0.5, "seed": np.random.default_rng(0)}  # not saveable
+
+    def state_dicts(self):
+        return [*self.bn_params, self.dropout_param]
+
+
+@pytest.mark.parametrize("cls", [_Recorder, _WithStateDicts])
+def test_resume_restores_batchnorm_running_stats(tmp_path, cls):
+    m = cls()
     s = Solver(m, blobs(n=40, seed=1), num_epochs=1, batch_size=10,
                checkpoint_name=str(tmp_path / "bn"), verbose=False)
-    s.train()
-    fresh = WithBN()
+    s.train()  # 3 steps
+    fresh = cls()
     Solver.resume(str(tmp_path / "bn_epoch_1.npz"), fresh, blobs(n=40, seed=1))
     np.testing.assert_array_equal(fresh.bn_params[0]["running_mean"], np.full(4, 3.0))
-    assert fresh.bn_params[0]["mode"] == "train"
+    assert fresh.bn_params[0]["mode"] == "train" and fresh.bn_params[1] == {}
 
 
 def test_keep_checkpoints_keeps_the_newest(tmp_path):
