@@ -100,7 +100,6 @@ class Solver:
                 raise ValueError(f"Solver: X_{name} has {X.shape[0]} examples but y_{name} "
                                  f"has {y.shape[0]}")
         s = {**_SETTINGS, **kwargs}
-        self._settings = s
         self.optim_config = dict(s["optim_config"] or {})
         self.lr_decay, self.lr_min = float(s["lr_decay"]), float(s["lr_min"])
         self.batch_size, self.num_epochs = int(s["batch_size"]), int(s["num_epochs"])
@@ -330,9 +329,12 @@ class Solver:
 
     def checkpoint_state(self) -> dict:
         """Everything a resume needs, as a tree of arrays and JSON values."""
-        settings = {k: self._settings[k] for k in _SETTINGS if k != "update_rule"}
+        # from the attributes, which a CS231n-style script may have changed since __init__
+        settings = {k: getattr(self, k) for k in _SETTINGS if k != "update_rule"}
         settings["update_rule"] = self.rule_name
-        settings["optim_config"] = self.optim_config
+        seed = self.seed
+        settings["seed"] = int(seed) if isinstance(seed, (int, np.integer)) else None
+        # (a Generator passed as seed lives on in "rng")
         return {
             "params": dict(self.model.params), "best_params": self.best_params,
             "optim": self.optim_configs, "model_state": self._model_state(),
