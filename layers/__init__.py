@@ -5,11 +5,23 @@ Every function runs on the array module of its inputs (numpy or cupy); see
 """
 
 from . import backend
-from .core import affine_backward, affine_forward, relu_backward, relu_forward
+from .core import (affine_backward, affine_forward, dropout_backward, dropout_forward,
+                   relu_backward, relu_forward)
 from .losses import softmax_loss, svm_loss
+from .norm import (batchnorm_backward, batchnorm_backward_alt, batchnorm_forward,
+                   layernorm_backward, layernorm_forward)
+from .sandwich import (affine_bn_relu_backward, affine_bn_relu_forward,
+                       affine_ln_relu_backward, affine_ln_relu_forward,
+                       affine_relu_backward, affine_relu_forward)
 
 __all__ = [
     "affine_forward", "affine_backward",
     "relu_forward", "relu_backward",
+    "dropout_forward", "dropout_backward",
     "softmax_loss", "svm_loss",
+    "batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt",
+    "layernorm_forward", "layernorm_backward",
+    "affine_relu_forward", "affine_relu_backward",
+    "affine_bn_relu_forward", "affine_bn_relu_backward",
+    "affine_ln_relu_forward", "affine_ln_relu_backward",
 ]
