@@ -108,7 +108,7 @@ def plot_filters(w: np.ndarray, path: str, title: str = "first-layer filters") -
         ax.imshow(grid[:, :, 0], cmap="gray", interpolation="nearest", vmin=0, vmax=1)
     else:
         ax.imshow(grid, interpolation="nearest")
-    ax.set_title(f"{title} ({w.shape[0]} of {w.shape[2]}x{w.shape[3]})")
+    ax.set_title(f"{title} ({w.shape[2]}x{w.shape[3]})")
     ax.axis("off")
     fig.savefig(path)
 

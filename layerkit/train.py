@@ -157,6 +157,8 @@ def resolve_args(argv=None) -> argparse.Namespace:
     net = given.get("net", saved.get("net", _GLOBAL_DEFAULTS["net"]))
     merged = {**_GLOBAL_DEFAULTS, **NET_DEFAULTS.get(net, {}),
               **{k: saved[k] for k in _ARCH if k in saved}, **given}
+    if merged["schedule"] == "cosine" and "lr_decay" not in given:
+        merged["lr_decay"] = 1.0  # cosine sets the rate itself
     a = argparse.Namespace(**merged)
     a.out = a.out or os.path.join("runs", f"{a.net}-{a.data}")
     return a
@@ -182,7 +184,7 @@ def write_outputs(solver, model, a, out: str, summary: dict) -> None:
         elif w1.ndim == 2 and w1.shape[0] == math.prod(shape):  # affine: a column per unit
             units = w1.T[:64].reshape(-1, *shape)
             plots.plot_filters(units, os.path.join(out, "filters.png"),
-                               title="first-layer weights")
+                               title=f"first-layer weights, {len(units)} of {w1.shape[1]} units")
 
 
 def main(argv=None) -> int:

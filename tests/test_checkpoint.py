@@ -185,3 +185,33 @@ def test_keep_checkpoints_keeps_the_newest(tmp_path):
     s = _solver("sgd", 4, str(tmp_path / "k"), keep_checkpoints=2)
     s.train()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["k_epoch_3.npz", "k_epoch_4.npz"]
+
+
+def test_resume_equals_uninterrupted_with_batchnorm_and_dropout(tmp_path):
+    nets = pytest.importorskip("nets")
+    if not hasattr(nets, "FullyConnectedNet"):
+        pytest.skip("nets.FullyConnectedNet is not in this build yet (branch fc)")
+
+    def make():
+        return nets.FullyConnectedNet([12, 10], input_dim=5, num_classes=3,
+                                      normalization="batchnorm", dropout_keep_ratio=0.8,
+                                      weight_scale=0.3, dtype=np.float64, seed=5)
+
+    data = blobs(n=160, seed=9)
+    kw = dict(update_rule="adam", optim_config={"learning_rate": 5e-3}, lr_decay=0.9,
+              num_epochs=4, batch_size=20, seed=3, verbose=False)
+    straight = Solver(make(), data, checkpoint_name=str(tmp_path / "a"), **kw)
+    straight.train()
+    Solver(make(), data, checkpoint_name=str(tmp_path / "b"), **kw).train(max_epochs=2)
+    fresh = make()
+    Solver.resume(str(tmp_path / "b_epoch_2.npz"), fresh, data).train()
+    a = load_checkpoint(tmp_path / "a_epoch_4.npz")
+    b = load_checkpoint(tmp_path / "b_epoch_4.npz")
+    for k in a["params"]:
+        np.testing.assert_allclose(b["params"][k], a["params"][k], rtol=0, atol=1e-12)
+    for sa, sb in zip(a["model_state"]["state_dicts"], b["model_state"]["state_dicts"],
+                      strict=True):
+        for key in ("running_mean", "running_var"):
+            np.testing.assert_allclose(sb[key], sa[key], rtol=0, atol=1e-12)
+    for sa, sb in zip(straight.model.bn_params, fresh.bn_params, strict=True):
+        np.testing.assert_allclose(sb["running_mean"], sa["running_mean"], rtol=0, atol=1e-12)
