@@ -27,7 +27,7 @@ from optim.rules import RULES
 
 from . import data as datasets
 from . import plots
-from .train import NET_DEFAULTS, NETS, build_model
+from .train import NET_DEFAULTS, NETS, blas_threads, build_model
 
 __all__ = ["main", "sample_trials", "run_search", "format_table"]
 
@@ -107,6 +107,7 @@ def parser() -> argparse.ArgumentParser:
     add("--split-seed", type=int, default=0)
     add("--dtype", choices=["float32", "float64"], default="float32")
     add("--backend", choices=["numpy", "cupy"])
+    add("--threads", type=int, default=1, help="BLAS threads (0 leaves BLAS's own choice)")
     add("--out", default=os.path.join("runs", "search"))
     return p
 
@@ -130,7 +131,8 @@ def main(argv=None) -> int:
     hidden = [int(h) for h in a.hidden_sizes.split(",")]
     trials = sample_trials(a.trials, a.lr_range, a.reg_range, hidden, a.seed)
     start = time.perf_counter()
-    results = run_search(trials, data, a)
+    with blas_threads(a.threads):
+        results = run_search(trials, data, a)
     print(format_table(results))
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "search.json"), "w") as f:

@@ -134,3 +134,18 @@ def test_default_run_reaches_97_percent_on_digits(tmp_path, capsys):
     run = json.loads((tmp_path / "default" / "run.json").read_text())
     assert run["val_acc"] >= 0.97, run
     assert run["seconds"] < 60
+
+
+def test_blas_threads_limits_and_restores():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas():
+        return [i["num_threads"] for i in threadpoolctl.threadpool_info()
+                if i["user_api"] == "blas"]
+
+    before = blas()
+    with T.blas_threads(1):
+        assert blas() and set(blas()) == {1}
+    assert blas() == before
+    with T.blas_threads(0):  # 0 / None: left alone
+        assert blas() == before
