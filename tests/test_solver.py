@@ -158,7 +158,8 @@ def test_nan_stops_training_naming_epoch_iteration_parameter(tmp_path, what):
     assert (e.epoch, e.iteration, e.parameter) == (3, 16, what)
     msg = str(e)
     assert "epoch 3 of 5" in msg and "iteration 16 of 30" in msg
-    assert (f"'{what}'" in msg) if what != "loss" else ("the loss is inf" in msg)
+    assert (f"the gradient of parameter '{what}' is not finite" in msg) if what != "loss" \
+        else ("the loss is inf" in msg)
     assert e.checkpoint == f"{name}_epoch_2.npz" and f"{name}_epoch_2.npz" in msg
     assert not (tmp_path / "run_epoch_3.npz").exists()
     with np.load(e.checkpoint, allow_pickle=False) as f:  # the last good one is intact
