@@ -8,14 +8,26 @@ from . import backend  # noqa: F401  (layers.backend is public)
 from .attention import (attention_backward, attention_forward,
                         multihead_attention_backward, multihead_attention_forward,
                         positional_encoding)
-from .core import affine_backward, affine_forward, relu_backward, relu_forward
+from .core import (affine_backward, affine_forward, dropout_backward, dropout_forward,
+                   relu_backward, relu_forward)
 from .losses import softmax_loss, svm_loss
+from .norm import (batchnorm_backward, batchnorm_backward_alt, batchnorm_forward,
+                   layernorm_backward, layernorm_forward)
+from .sandwich import (affine_bn_relu_backward, affine_bn_relu_forward,
+                       affine_ln_relu_backward, affine_ln_relu_forward,
+                       affine_relu_backward, affine_relu_forward)
 
 __all__ = [
     "affine_forward", "affine_backward",
     "relu_forward", "relu_backward",
+    "dropout_forward", "dropout_backward",
     "softmax_loss", "svm_loss",
     "attention_forward", "attention_backward",
     "multihead_attention_forward", "multihead_attention_backward",
     "positional_encoding",
+    "batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt",
+    "layernorm_forward", "layernorm_backward",
+    "affine_relu_forward", "affine_relu_backward",
+    "affine_bn_relu_forward", "affine_bn_relu_backward",
+    "affine_ln_relu_forward", "affine_ln_relu_backward",
 ]

@@ -1,3 +1,6 @@
 """Nets composed from ``layers``: each holds ``params`` and has ``loss(X, y=None)``."""
 
-__all__: list[str] = []
+from .base import Model
+from .fc import FullyConnectedNet, TwoLayerNet
+
+__all__: list[str] = ["Model", "TwoLayerNet", "FullyConnectedNet"]
