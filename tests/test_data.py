@@ -66,7 +66,8 @@ def _idx(path, array, code, gz=False):
     header = struct.pack(">BBBB", 0, 0, code, array.ndim) + struct.pack(
         f">{array.ndim}I", *array.shape)
     body = header + array.astype(array.dtype.newbyteorder(">")).tobytes()
-    (gzip.open if gz else open)(path, "wb").write(body)
+    with (gzip.open if gz else open)(path, "wb") as f:
+        f.write(body)
 
 
 def test_mnist_from_idx_files(tmp_path):
