@@ -95,7 +95,7 @@ def test_read_idx_types_and_errors(tmp_path):
     (tmp_path / "bad").write_bytes(b"\x01\x02\x03\x04")
     with pytest.raises(ValueError, match="not an IDX file"):
         D.read_idx(str(tmp_path / "bad"))
-    (tmp_path / "short").write_bytes(open(tmp_path / "a", "rb").read()[:-2])
+    (tmp_path / "short").write_bytes((tmp_path / "a").read_bytes()[:-2])
     with pytest.raises(ValueError, match=r"header says shape \(2, 3\) \(24 bytes"):
         D.read_idx(str(tmp_path / "short"))
 
