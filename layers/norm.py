@@ -46,6 +46,38 @@ def _column_sums(a):
 
 # --- batchnorm ------------------------------------------------------------------------
 
+# numpy applies a (D,) operand broadcast over an (N, D) array one row at a time; with
+# fewer than about 8192 elements per row the per-row overhead makes such an op ~1.5x slower
+# than a same-shape one (float32 (256, 1024): 55 us against 36 us for x - v). Batchnorm's
+# per-column arithmetic therefore runs on a C-contiguous (N, D) array viewed as
+# (N / k, k * D), with the (D,) vectors tiled k times: the same elementwise operations,
+# on k times fewer rows.
+_WIDE_ROW = 8192
+
+
+def _rows_joined(N: int, D: int, *arrays) -> int:
+    """k, the number of consecutive rows to view as one: the smallest divisor of N with
+    k * D >= 8192 (searched up to 4x the least such k), or 1 when there is none or an
+    array is not C-contiguous (its reshape would copy)."""
+    k0 = -(-_WIDE_ROW // D)
+    if k0 <= 1 or not all(a.flags.c_contiguous for a in arrays):
+        return 1
+    for k in range(k0, min(N, 4 * k0) + 1):
+        if N % k == 0:
+            return k
+    return 1
+
+
+def _wide(a, k: int):
+    """(N, D) viewed as (N / k, k * D)."""
+    return a if k == 1 else a.reshape(a.shape[0] // k, k * a.shape[1])
+
+
+def _tiled(vec, k: int):
+    """A (D,) vector repeated k times, to broadcast over _wide rows."""
+    return vec if k == 1 else get_xp(vec).tile(vec, k)
+
+
 
 def batchnorm_forward(x, gamma, beta, bn_param):
     """Forward pass of batch normalisation.
@@ -93,9 +125,10 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         if r.shape[0] != D:
             v.shape(fn, f"bn_param['{name}']", r, (D,), f"(D,) with D = {D} from x")
 
+    k = _rows_joined(N, D, x)
     if mode == "train":
         mean = _column_sums(x) / N  # (D,)
-        xc = x - mean  # (N, D), centred
+        xc = (_wide(x, k) - _tiled(mean, k)).reshape(N, D)  # (N, D), centred
         var = xp.einsum("nd,nd->d", xc, xc) / N  # (D,), biased; no (N, D) temporary
         inv_std = 1.0 / xp.sqrt(var + eps)  # (D,)
         # kept in x's dtype, so a float64 call (a gradient check) cannot leave float64
@@ -105,12 +138,13 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         bn_param["running_var"] = (momentum * running_var
                                    + (1.0 - momentum) * var).astype(x.dtype, copy=False)
     else:
-        xc = x - running_mean.astype(x.dtype, copy=False)
+        mean = running_mean.astype(x.dtype, copy=False)
+        xc = (_wide(x, k) - _tiled(mean, k)).reshape(N, D)
         inv_std = 1.0 / xp.sqrt(running_var.astype(x.dtype, copy=False) + eps)
     # out = gamma * xhat + beta with xhat = xc * inv_std, in two passes over (N, D)
-    out = xc * (gamma * inv_std)
-    out += beta
-    return out, (xc, inv_std, gamma, mode)
+    out = _wide(xc, k) * _tiled(gamma * inv_std, k)
+    out += _tiled(beta, k)
+    return out.reshape(N, D), (xc, inv_std, gamma, mode)
 
 
 def _batchnorm_test_backward(dout, xc, inv_std, gamma):
@@ -174,15 +208,16 @@ def batchnorm_backward_alt(dout, cache):
     if mode == "test":
         return _batchnorm_test_backward(dout, xc, inv_std, gamma)
     xp = get_xp(dout)
-    N = xc.shape[0]
+    N, D = xc.shape
     dbeta = _column_sums(dout)  # (D,)
     dgamma = xp.einsum("nd,nd->d", dout, xc) * inv_std  # (D,) = sum_n dout * xhat
     # the formula with xhat = xc * inv_std folded into a per-column factor of xc
-    dx = xc * (dgamma * inv_std / -N)  # (N, D)
-    dx += dout
-    dx -= dbeta / N
-    dx *= gamma * inv_std
-    return dx, dgamma, dbeta
+    k = _rows_joined(N, D, xc, dout)
+    dx = _wide(xc, k) * _tiled(dgamma * inv_std / -N, k)  # (N / k, k * D)
+    dx += _wide(dout, k)
+    dx -= _tiled(dbeta / N, k)
+    dx *= _tiled(gamma * inv_std, k)
+    return dx.reshape(N, D), dgamma, dbeta
 
 
 # --- layernorm ------------------------------------------------------------------------
