@@ -30,12 +30,53 @@ def _check_affine_params(fn: str, x, gamma, beta):
     v.array(fn, "beta", beta, ndim=1, what="(D,)")
     get_xp(x, gamma, beta)
     D = x.shape[1]
-    v.shape(fn, "gamma", gamma, (D,), f"(D,) with D = {D} from x")
-    v.shape(fn, "beta", beta, (D,), f"(D,) with D = {D} from x")
-    v.same_dtype(fn, x=x, gamma=gamma, beta=beta)
+    if gamma.shape[0] != D or beta.shape[0] != D:  # the messages are built only on error
+        v.shape(fn, "gamma", gamma, (D,), f"(D,) with D = {D} from x")
+        v.shape(fn, "beta", beta, (D,), f"(D,) with D = {D} from x")
+    if not (x.dtype == gamma.dtype == beta.dtype):
+        v.same_dtype(fn, x=x, gamma=gamma, beta=beta)
+
+
+def _column_sums(a):
+    """sum over axis 0 of a (N, D) array as a BLAS matrix-vector product: it reads ``a``
+    with all of BLAS's threads, about 2x faster here than ``a.sum(axis=0)``."""
+    xp = get_xp(a)
+    return xp.ones(a.shape[0], dtype=a.dtype) @ a  # (D,)
 
 
 # --- batchnorm ------------------------------------------------------------------------
+
+# numpy applies a (D,) operand broadcast over an (N, D) array one row at a time; with
+# fewer than about 8192 elements per row the per-row overhead makes such an op ~1.5x slower
+# than a same-shape one (float32 (256, 1024): 55 us against 36 us for x - v). Batchnorm's
+# per-column arithmetic therefore runs on a C-contiguous (N, D) array viewed as
+# (N / k, k * D), with the (D,) vectors tiled k times: the same elementwise operations,
+# on k times fewer rows.
+_WIDE_ROW = 8192
+
+
+def _rows_joined(N: int, D: int, *arrays) -> int:
+    """k, the number of consecutive rows to view as one: the smallest divisor of N with
+    k * D >= 8192 (searched up to 4x the least such k), or 1 when there is none or an
+    array is not C-contiguous (its reshape would copy)."""
+    k0 = -(-_WIDE_ROW // D)
+    if k0 <= 1 or not all(a.flags.c_contiguous for a in arrays):
+        return 1
+    for k in range(k0, min(N, 4 * k0) + 1):
+        if N % k == 0:
+            return k
+    return 1
+
+
+def _wide(a, k: int):
+    """(N, D) viewed as (N / k, k * D)."""
+    return a if k == 1 else a.reshape(a.shape[0] // k, k * a.shape[1])
+
+
+def _tiled(vec, k: int):
+    """A (D,) vector repeated k times, to broadcast over _wide rows."""
+    return vec if k == 1 else get_xp(vec).tile(vec, k)
+
 
 
 def batchnorm_forward(x, gamma, beta, bn_param):
@@ -62,7 +103,8 @@ def batchnorm_forward(x, gamma, beta, bn_param):
 
     Returns a tuple of:
     - out: (N, D), x's dtype
-    - cache: what batchnorm_backward and batchnorm_backward_alt need
+    - cache: what batchnorm_backward and batchnorm_backward_alt need (the centred x,
+      1 / std, gamma and the mode)
     """
     fn = "batchnorm_forward"
     _check_affine_params(fn, x, gamma, beta)
@@ -80,12 +122,14 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         running_var = xp.ones(D, dtype=x.dtype)
     for name, r in (("running_mean", running_mean), ("running_var", running_var)):
         v.array(fn, f"bn_param['{name}']", r, ndim=1, what="(D,)")
-        v.shape(fn, f"bn_param['{name}']", r, (D,), f"(D,) with D = {D} from x")
+        if r.shape[0] != D:
+            v.shape(fn, f"bn_param['{name}']", r, (D,), f"(D,) with D = {D} from x")
 
+    k = _rows_joined(N, D, x)
     if mode == "train":
-        mean = x.mean(axis=0)  # (D,)
-        xhat = x - mean  # (N, D), centred; normalised in place below
-        var = xp.einsum("nd,nd->d", xhat, xhat) / N  # (D,), biased; no (N, D) temporary
+        mean = _column_sums(x) / N  # (D,)
+        xc = (_wide(x, k) - _tiled(mean, k)).reshape(N, D)  # (N, D), centred
+        var = xp.einsum("nd,nd->d", xc, xc) / N  # (D,), biased; no (N, D) temporary
         inv_std = 1.0 / xp.sqrt(var + eps)  # (D,)
         # kept in x's dtype, so a float64 call (a gradient check) cannot leave float64
         # statistics behind for later float32 calls, nor the reverse
@@ -95,18 +139,18 @@ def batchnorm_forward(x, gamma, beta, bn_param):
                                    + (1.0 - momentum) * var).astype(x.dtype, copy=False)
     else:
         mean = running_mean.astype(x.dtype, copy=False)
+        xc = (_wide(x, k) - _tiled(mean, k)).reshape(N, D)
         inv_std = 1.0 / xp.sqrt(running_var.astype(x.dtype, copy=False) + eps)
-        xhat = x - mean
-    xhat *= inv_std  # our own temporary
-    out = xhat * gamma
-    out += beta
-    return out, (x, xhat, mean, inv_std, gamma, mode)
+    # out = gamma * xhat + beta with xhat = xc * inv_std, in two passes over (N, D)
+    out = _wide(xc, k) * _tiled(gamma * inv_std, k)
+    out += _tiled(beta, k)
+    return out.reshape(N, D), (xc, inv_std, gamma, mode)
 
 
-def _batchnorm_test_backward(dout, xhat, inv_std, gamma):
+def _batchnorm_test_backward(dout, xc, inv_std, gamma):
     """In test mode the statistics are constants: the layer is affine in x."""
-    dbeta = dout.sum(axis=0)
-    dgamma = get_xp(dout).einsum("nd,nd->d", dout, xhat)
+    dbeta = _column_sums(dout)
+    dgamma = get_xp(dout).einsum("nd,nd->d", dout, xc) * inv_std
     return dout * (gamma * inv_std), dgamma, dbeta
 
 
@@ -123,15 +167,15 @@ def batchnorm_backward(dout, cache):
     - dgamma: (D,)
     - dbeta: (D,)
     """
-    x, xhat, mean, inv_std, gamma, mode = cache
-    v.shape("batchnorm_backward", "dout", dout, x.shape, "(N, D), the shape of x")
+    xc, inv_std, gamma, mode = cache
+    v.shape("batchnorm_backward", "dout", dout, xc.shape, "(N, D), the shape of x")
     if mode == "test":
-        return _batchnorm_test_backward(dout, xhat, inv_std, gamma)
-    N = x.shape[0]
+        return _batchnorm_test_backward(dout, xc, inv_std, gamma)
+    N = xc.shape[0]
+    xhat = xc * inv_std  # (N, D)
     dbeta = dout.sum(axis=0)  # (D,)
     dgamma = (dout * xhat).sum(axis=0)  # (D,)
     dxhat = dout * gamma  # (N, D)
-    xc = x - mean  # (N, D); xhat = xc * inv_std
     dxc = dxhat * inv_std  # (N, D), the path through xc directly
     dinv_std = (dxhat * xc).sum(axis=0)  # (D,)
     dstd = -dinv_std * inv_std * inv_std  # (D,); inv_std = 1 / std
@@ -159,19 +203,21 @@ def batchnorm_backward_alt(dout, cache):
     - dgamma: (D,)
     - dbeta: (D,)
     """
-    x, xhat, _, inv_std, gamma, mode = cache
-    v.shape("batchnorm_backward_alt", "dout", dout, x.shape, "(N, D), the shape of x")
+    xc, inv_std, gamma, mode = cache
+    v.shape("batchnorm_backward_alt", "dout", dout, xc.shape, "(N, D), the shape of x")
     if mode == "test":
-        return _batchnorm_test_backward(dout, xhat, inv_std, gamma)
+        return _batchnorm_test_backward(dout, xc, inv_std, gamma)
     xp = get_xp(dout)
-    N = x.shape[0]
-    dbeta = dout.sum(axis=0)  # (D,)
-    dgamma = xp.einsum("nd,nd->d", dout, xhat)  # (D,)
-    dx = xhat * (dgamma / -N)  # (N, D)
-    dx += dout
-    dx -= dbeta / N
-    dx *= gamma * inv_std
-    return dx, dgamma, dbeta
+    N, D = xc.shape
+    dbeta = _column_sums(dout)  # (D,)
+    dgamma = xp.einsum("nd,nd->d", dout, xc) * inv_std  # (D,) = sum_n dout * xhat
+    # the formula with xhat = xc * inv_std folded into a per-column factor of xc
+    k = _rows_joined(N, D, xc, dout)
+    dx = _wide(xc, k) * _tiled(dgamma * inv_std / -N, k)  # (N / k, k * D)
+    dx += _wide(dout, k)
+    dx -= _tiled(dbeta / N, k)
+    dx *= _tiled(gamma * inv_std, k)
+    return dx.reshape(N, D), dgamma, dbeta
 
 
 # --- layernorm ------------------------------------------------------------------------
@@ -225,7 +271,7 @@ def layernorm_backward(dout, cache):
     v.shape("layernorm_backward", "dout", dout, xhat.shape, "(N, D), the shape of x")
     xp = get_xp(dout)
     D = xhat.shape[1]
-    dbeta = dout.sum(axis=0)  # (D,)
+    dbeta = _column_sums(dout)  # (D,)
     dgamma = xp.einsum("nd,nd->d", dout, xhat)  # (D,)
     dxhat = dout * gamma  # (N, D)
     s1 = dxhat.sum(axis=1, keepdims=True)  # (N, 1)

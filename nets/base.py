@@ -39,6 +39,14 @@ class Model:
     def loss(self, X, y=None):
         raise NotImplementedError
 
+    def _input(self, X, like):
+        """X as an array of ``like``'s dtype (no copy when it has it already): the nets
+        compute in their params' dtype, so check_net's float64 copies get float64 X."""
+        if not is_array(X):
+            raise TypeError(f"{type(self).__name__}.loss: X must be a numpy or cupy array "
+                            f"(N, d_1, ..., d_k); got {type(X).__name__}")
+        return X.astype(like.dtype, copy=False)
+
     def state_dicts(self) -> list[dict]:
         """Dicts besides ``params`` whose array values are state (none by default)."""
         return []

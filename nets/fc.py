@@ -76,7 +76,7 @@ class TwoLayerNet(Model):
           and grads, a dict keyed like params
         """
         p = self.params
-        X = X.astype(p["W1"].dtype, copy=False)  # compute in the params' dtype
+        X = self._input(X, p["W1"])
         h, cache1 = affine_relu_forward(X, p["W1"], p["b1"])  # (N, H)
         scores, cache2 = affine_forward(h, p["W2"], p["b2"])  # (N, C)
         if y is None:
@@ -180,7 +180,7 @@ class FullyConnectedNet(Model):
         p = self.params
         L = self.num_layers
         mode = "test" if y is None else "train"
-        h = X.astype(p["W1"].dtype, copy=False)  # compute in the params' dtype
+        h = self._input(X, p["W1"])
         caches = []
         for i in range(1, L):
             W, b = p[f"W{i}"], p[f"b{i}"]

@@ -112,3 +112,13 @@ def test_bad_params_name_the_key(xp):
     _, cache = dropout_forward(x, {"p": 0.5, "mode": "train", "seed": 0})
     with pytest.raises(ValueError, match=r"dout must have shape \(2, 2\)"):
         dropout_backward(xp.ones((2, 3)), cache)
+
+
+@pytest.mark.gpu
+def test_mask_for_a_seed_is_the_same_on_numpy_and_cupy():
+    import cupy
+    x = _x(np, (20, 30), np.float32)
+    param = {"p": 0.5, "mode": "train", "seed": 3}
+    a, _ = dropout_forward(x, param)
+    b, _ = dropout_forward(cupy.asarray(x), param)
+    np.testing.assert_array_equal(a, cupy.asnumpy(b))

@@ -60,9 +60,12 @@ def test_deeper_net_gradients_in_float64(xp):
 
 @pytest.mark.filterwarnings("ignore::gradcheck.GradcheckPrecisionWarning")
 def test_unseeded_dropout_net_cannot_be_checked(xp):
-    """Fresh masks at every call: the checker sees two losses for one input."""
-    X, y = _tiny_data(xp)
-    net = _tiny_net(xp, keep=0.5, seed=None)
+    """Fresh masks at every call: the checker sees two losses for one input. (Big
+    enough that two masks cannot give the same loss by chance, as a tiny net can when
+    both calls drop every live unit.)"""
+    X, y = _tiny_data(xp, N=10, D=5, C=3)
+    net = FullyConnectedNet([20, 20], input_dim=5, num_classes=3, dropout_keep_ratio=0.5,
+                            weight_scale=0.5)
     with pytest.raises(NondeterminismError):
         check_net(net, X, y)
 
@@ -272,6 +275,8 @@ def test_bad_labels_and_inputs_are_named(xp):
         net.loss(X, xp.asarray([0, 1, 3]))
     with pytest.raises(ValueError, match=r"w must have shape \(D, M\) with D = 4"):
         net.loss(X[:, :4], xp.asarray([0, 1, 2]))
+    with pytest.raises(TypeError, match=r"FullyConnectedNet.loss: X must be a numpy or cupy"):
+        net.loss(host(X).tolist())
 
 
 # --- training on real data -------------------------------------------------------------

@@ -222,3 +222,34 @@ def test_backward_checks_dout_shape(xp):
                       (layernorm_backward, ln_cache)):
         with pytest.raises(ValueError, match=r"dout must have shape \(4, 3\)"):
             bw(xp.ones((3, 4)), cache)
+
+
+@pytest.mark.parametrize("mode", ["train", "test"])
+def test_wide_row_path_equals_plain_broadcasting(xp, mode):
+    """A C-contiguous (64, 256) batch runs its per-column arithmetic on (2, 8192) views;
+    a Fortran-ordered copy of the same batch takes the plain (N, D) path."""
+    from layers.norm import _rows_joined
+    x = _data(xp, (64, 256), loc=1.0, scale=2.0)
+    xf = xp.asfortranarray(x)
+    assert _rows_joined(64, 256, x) == 32 and _rows_joined(64, 256, xf) == 1
+    gamma, beta = _data(xp, (256,), seed=1), _data(xp, (256,), seed=2)
+    dout = _data(xp, (64, 256), seed=3)
+    stats = {"running_mean": _data(xp, (256,), seed=4), "running_var": xp.ones(256)}
+    p1, p2 = {"mode": mode, **stats}, {"mode": mode, **stats}
+    out, cache = batchnorm_forward(x, gamma, beta, p1)
+    out_f, cache_f = batchnorm_forward(xf, gamma, beta, p2)
+    assert out.shape == (64, 256) and out.flags.c_contiguous
+    np.testing.assert_allclose(host(out), host(out_f), rtol=1e-12, atol=1e-12)
+    for g, g_ref in zip(batchnorm_backward_alt(dout, cache),
+                        batchnorm_backward(xp.asfortranarray(dout), cache_f)):
+        np.testing.assert_allclose(host(g), host(g_ref), rtol=1e-9, atol=1e-11)
+
+
+def test_rows_joined_picks_a_divisor_or_one(xp):
+    from layers.norm import _rows_joined
+    a = xp.ones((1, 1))
+    assert _rows_joined(256, 1024, a) == 8  # 8 * 1024 = 8192 elements per joined row
+    assert _rows_joined(256, 3000, a) == 4  # 3 does not divide 256
+    assert _rows_joined(255, 1024, a) == 15  # the least divisor >= 8
+    assert _rows_joined(257, 1024, a) == 1  # prime: no divisor in [8, 32]
+    assert _rows_joined(64, 16384, a) == 1  # rows already wide
