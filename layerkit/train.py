@@ -34,7 +34,8 @@ from optim.rules import RULES
 from . import data as datasets
 from . import plots
 
-__all__ = ["main", "NETS", "NET_DEFAULTS", "build_model", "write_outputs"]
+__all__ = ["main", "NETS", "LM_CELLS", "NET_DEFAULTS", "build_model", "write_outputs",
+           "mean_nll"]
 
 
 def _dims(hidden: str | list) -> list[int]:
@@ -70,7 +71,20 @@ def _conv(a, input_shape, num_classes):
                              dtype=a.dtype, seed=a.seed)
 
 
+def _char_lm(a, vocab):
+    """A character language model over ``vocab`` (built by main for the text data)."""
+    from nets import CharMLPLM, CharRNNLM
+
+    if a.net == "mlp-lm":
+        return CharMLPLM(vocab.chars, context=a.context, embed_dim=a.embed,
+                         hidden_dim=_dims(a.hidden)[0], reg=a.reg, dtype=a.dtype, seed=a.seed)
+    return CharRNNLM(vocab.chars, wordvec_dim=a.embed, hidden_dim=_dims(a.hidden)[0],
+                     cell_type=LM_CELLS[a.net], reg=a.reg, dtype=a.dtype, seed=a.seed)
+
+
 NETS: dict[str, Callable] = {"fc": _fc, "two-layer": _two_layer, "conv": _conv}
+# The language models take the text's vocabulary instead of (input_shape, classes).
+LM_CELLS = {"mlp-lm": "mlp", "rnn-lm": "rnn", "lstm-lm": "lstm", "gru-lm": "gru"}
 
 # Per-net defaults for what the command line leaves unset. The fc ones reach >= 97 %
 # validation accuracy on digits in about a second.
@@ -82,16 +96,27 @@ NET_DEFAULTS: dict[str, dict] = {
     # ThreeLayerConvNet on digits: about 97-98 % validation accuracy in 15 epochs (~10 s)
     "conv": dict(hidden="100", weight_scale=0.1, lr=2e-3, epochs=15, batch_size=50,
                  reg=1e-3, lr_decay=0.95, num_filters=16, filter_size=3),
+    # Character LMs on the pydoc topics (~0.42 M training characters). Same budget for
+    # every cell: 6 epochs, 2048 predicted characters per update (the MLP takes 2048
+    # contexts, the recurrent nets 32 sequences of 64), Adam with a cosine schedule and
+    # the global gradient norm clipped at 5.
+    "mlp-lm": dict(data="text", hidden="512", embed=24, context=8, lr=5e-3, epochs=6,
+                   batch_size=2048, schedule="cosine", grad_clip=5.0),
+    **{name: dict(data="text", hidden="192", embed=24, seq_len=64, lr=1e-2, epochs=6,
+                  batch_size=32, schedule="cosine", grad_clip=5.0)
+       for name in ("rnn-lm", "lstm-lm", "gru-lm")},
 }
 _GLOBAL_DEFAULTS = dict(
     net="fc", data="digits", data_dir=None, num_train=None, epochs=10, lr=1e-3,
     update_rule="adam", batch_size=100, reg=0.0, seed=0, split_seed=0, hidden="100",
     weight_scale=1e-2, dropout_keep=1.0, normalization=None, num_filters=32, filter_size=7,
     lr_decay=1.0, schedule="step", grad_clip=None, dtype="float32", backend=None,
-    print_every=0, quiet=False, out=None, resume=None, keep=3, threads=1)
+    print_every=0, quiet=False, out=None, resume=None, keep=3, threads=1, context=8,
+    embed=24, seq_len=64, val_seq_len=256, sample_len=300, temperature=0.7, prefix="The ")
 # Arguments that fix the net's shape: on --resume they come back from run.json.
 _ARCH = ("net", "data", "data_dir", "num_train", "split_seed", "hidden", "dropout_keep",
-         "normalization", "num_filters", "filter_size", "dtype", "seed", "weight_scale")
+         "normalization", "num_filters", "filter_size", "dtype", "seed", "weight_scale",
+         "context", "embed", "seq_len", "val_seq_len")
 
 
 def blas_threads(n: int | None):
@@ -126,8 +151,10 @@ def parser() -> argparse.ArgumentParser:
         description="Train a small net offline and plot what happened. Defaults: a "
                     "FullyConnectedNet on scikit-learn's digits, about a second.")
     add = p.add_argument
-    add("--net", choices=sorted(NETS), help="which net (default fc)")
-    add("--data", choices=datasets.DATASETS, help="dataset (default digits, built in)")
+    add("--net", choices=sorted([*NETS, *LM_CELLS]), help="which net (default fc)")
+    add("--data", choices=(*datasets.DATASETS, "text"),
+        help="dataset (default digits, built in; 'text' for the language models: the "
+             "documentation topics that ship with Python)")
     add("--data-dir", help="folder with the CIFAR-10 batches or MNIST IDX files")
     add("--num-train", type=int, help="keep only this many training examples")
     add("--epochs", type=int, help="epochs, counted from the start of the run (also on --resume)")
@@ -143,6 +170,12 @@ def parser() -> argparse.ArgumentParser:
     add("--normalization", choices=["batchnorm", "layernorm"], help="fc: normalization layers")
     add("--num-filters", type=int, help="conv: number of filters")
     add("--filter-size", type=int, help="conv: filter size")
+    add("--context", type=int, help="mlp-lm: characters of context")
+    add("--embed", type=int, help="language models: character embedding size")
+    add("--seq-len", type=int, help="rnn/lstm/gru-lm: training sequence length")
+    add("--sample-len", type=int, help="language models: characters to sample at the end")
+    add("--temperature", type=float, help="language models: sampling temperature")
+    add("--prefix", help="language models: the sample's first characters")
     add("--lr-decay", type=float, help="multiply the rate by this after each epoch")
     add("--schedule", choices=["step", "cosine"], help="learning-rate schedule (default step)")
     add("--grad-clip", type=float, help="clip the global gradient norm to this")
@@ -206,17 +239,44 @@ def write_outputs(solver, model, a, out: str, summary: dict) -> None:
                                title=f"first-layer weights, {len(units)} of {w1.shape[1]} units")
 
 
+def _load(a):
+    """(data, model, input_shape) for the run described by ``a``."""
+    typed = argparse.Namespace(**{**vars(a), "dtype": np.dtype(a.dtype)})
+    if a.net in LM_CELLS:
+        if a.data != "text":
+            raise SystemExit(f"--net {a.net} trains on --data text; got --data {a.data}")
+        from .text import char_lm_data
+
+        kind = "mlp" if a.net == "mlp-lm" else "rnn"
+        data, vocab = char_lm_data(kind, context=a.context, seq_len=a.seq_len,
+                                   val_seq_len=a.val_seq_len)
+        return data, _char_lm(typed, vocab), tuple(data["X_train"].shape[1:])
+    if a.data == "text":
+        raise SystemExit(f"--data text is for the language models ({', '.join(LM_CELLS)})")
+    data = datasets.get_data(a.data, folder=a.data_dir, num_train=a.num_train,
+                             seed=a.split_seed, dtype=np.dtype(a.dtype))
+    input_shape = tuple(data["X_train"].shape[1:])
+    num_classes = int(max(data["y_train"].max(), data["y_val"].max())) + 1
+    return data, build_model(typed, input_shape, num_classes), input_shape
+
+
+def mean_nll(model, X, y, targets_per_batch: int = 8192) -> float:
+    """Mean cross-entropy per predicted character, in nats, over all of (X, y)."""
+    per_row = y[0].size if y.ndim > 1 else 1
+    rows = max(1, targets_per_batch // per_row)
+    total = 0.0
+    for s in range(0, len(X), rows):
+        loss, _ = model.loss(backend.to_xp(X[s:s + rows]), backend.to_xp(y[s:s + rows]))
+        total += float(loss) * len(X[s:s + rows])
+    return total / len(X)
+
+
 def main(argv=None) -> int:
     a = resolve_args(argv)
     if a.backend:
         backend.set_backend(a.backend)
     a.dtype = str(np.dtype(a.dtype))
-    data = datasets.get_data(a.data, folder=a.data_dir, num_train=a.num_train,
-                             seed=a.split_seed, dtype=np.dtype(a.dtype))
-    input_shape = tuple(data["X_train"].shape[1:])
-    num_classes = int(max(data["y_train"].max(), data["y_val"].max())) + 1
-    model = build_model(argparse.Namespace(**{**vars(a), "dtype": np.dtype(a.dtype)}),
-                        input_shape, num_classes)
+    data, model, input_shape = _load(a)
     os.makedirs(a.out, exist_ok=True)
     kw = dict(update_rule=a.update_rule, optim_config={"learning_rate": a.lr},
               lr_decay=a.lr_decay, schedule=a.schedule, batch_size=a.batch_size,
@@ -241,9 +301,18 @@ def main(argv=None) -> int:
     if status == 0 and "X_test" in data:
         with blas_threads(a.threads):
             summary["test_acc"] = solver.check_accuracy(data["X_test"], data["y_test"])
+    if status == 0 and a.net in LM_CELLS:
+        with blas_threads(a.threads):
+            nats = mean_nll(model, data["X_val"], data["y_val"])
+        summary.update(val_nats=nats, val_bpc=nats / math.log(2))
+        summary["sample"] = model.sample(a.prefix, a.sample_len, a.temperature, seed=a.seed)
     write_outputs(solver, model, a, a.out, summary)
     test = f", test accuracy {summary['test_acc']:.3f}" if "test_acc" in summary else ""
-    print(f"val accuracy {summary['val_acc']:.3f}{test} ({a.data}, {a.net}, "
+    lm = (f", val loss {summary['val_nats']:.4f} nats = {summary['val_bpc']:.3f} bits/char"
+          if "val_bpc" in summary else "")
+    if "sample" in summary:
+        print(f"sample (temperature {a.temperature}):\n{summary['sample']}\n")
+    print(f"val accuracy {summary['val_acc']:.3f}{test}{lm} ({a.data}, {a.net}, "
           f"{seconds:.1f} s); wrote {a.out}")
     return status
 
