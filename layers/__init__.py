@@ -6,10 +6,22 @@ Every function runs on the array module of its inputs (numpy or cupy); see
 
 from . import backend
 from .core import affine_backward, affine_forward, relu_backward, relu_forward
+from .gru import gru_backward, gru_forward, gru_step_backward, gru_step_forward
 from .losses import softmax_loss, svm_loss
+from .recurrent import (lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward,
+                        rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward)
+from .temporal import (temporal_affine_backward, temporal_affine_forward,
+                       temporal_softmax_loss, word_embedding_backward,
+                       word_embedding_forward)
 
 __all__ = [
     "affine_forward", "affine_backward",
     "relu_forward", "relu_backward",
     "softmax_loss", "svm_loss",
+    "rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
+    "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward",
+    "gru_step_forward", "gru_step_backward", "gru_forward", "gru_backward",
+    "word_embedding_forward", "word_embedding_backward",
+    "temporal_affine_forward", "temporal_affine_backward",
+    "temporal_softmax_loss",
 ]
