@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 __all__ = [
     "LayerCase", "generic_arrays", "upstream", "seeds", "register_profiles", "load_profile",
     "affine_inputs", "relu_inputs", "softmax_loss_inputs", "svm_loss_inputs",
+    "attention_inputs", "multihead_attention_inputs",
     "recurrent_inputs", "token_ids", "word_embedding_inputs", "temporal_affine_inputs",
     "temporal_softmax_loss_inputs",
 ]
@@ -59,21 +60,23 @@ def _generic(rng: np.random.Generator, shape, low: float, high: float, signed: b
 
 @st.composite
 def generic_arrays(draw, shape, *, low: float = 0.1, high: float = 1.0, signed: bool = True,
-                   dtype=np.float64):
+                   dtype=np.float64, salt: int = 0):
     """A strategy for one array of ``shape`` in general position (see the module doc).
 
     The values come from a seeded numpy Generator (hypothesis draws the seed and a scale),
-    so arrays of any size cost one draw; the shrinker works on shapes and scale.
+    so arrays of any size cost one draw; the shrinker works on shapes and scale. Give
+    each array of one case its own ``salt``: the shrinker drives every seed to 0, and
+    unsalted arrays of one shape would then be equal (q == k == v).
     """
     scale = draw(st.sampled_from([1.0, 0.5, 2.0]))
-    rng = np.random.default_rng(draw(seeds))
+    rng = np.random.default_rng([draw(seeds), salt])
     return _generic(rng, tuple(shape), low * scale, high * scale, signed, dtype)
 
 
 def upstream(shape, dtype=np.float64):
     """An upstream gradient: generic, never constant (a constant dout makes the checks of
     batchnorm, layernorm and softmax vacuous)."""
-    return generic_arrays(shape, low=0.1, high=1.0, dtype=dtype)
+    return generic_arrays(shape, low=0.1, high=1.0, dtype=dtype, salt=99)
 
 
 def dims(lo: int = 1, hi: int = 4):
@@ -90,17 +93,20 @@ def affine_inputs(draw, dtype=np.float64, max_side: int = 4):
     rest = draw(st.lists(dims(1, 3), min_size=1, max_size=3))
     M = draw(dims(1, max_side))
     D = math.prod(rest)
-    x = draw(generic_arrays((N, *rest), dtype=dtype))
-    w = draw(generic_arrays((D, M), dtype=dtype))
-    b = draw(generic_arrays((M,), dtype=dtype))
+    x = draw(generic_arrays((N, *rest), dtype=dtype, salt=1))
+    w = draw(generic_arrays((D, M), dtype=dtype, salt=2))
+    b = draw(generic_arrays((M,), dtype=dtype, salt=3))
     return LayerCase((x, w, b), draw(upstream((N, M), dtype)))
 
 
 @st.composite
 def relu_inputs(draw, dtype=np.float64):
-    """x of rank 1..4 with every |x| >= 0.1 (away from the kink at 0); dout like x."""
+    """x of rank 1..4 with every |x| >= 0.1 (away from the kink at 0) and at least one
+    positive element; dout like x."""
     shape = tuple(draw(st.lists(dims(1, 4), min_size=1, max_size=4)))
     x = draw(generic_arrays(shape, low=0.1, dtype=dtype))
+    if not (x > 0).any():  # all negative: the gradient is 0 and the check vacuous
+        x = -x
     return LayerCase((x,), draw(upstream(shape, dtype)))
 
 
@@ -108,7 +114,7 @@ def relu_inputs(draw, dtype=np.float64):
 def _scores_labels(draw, dtype, spread: float):
     N = draw(dims(1, 6))
     C = draw(dims(2, 6))
-    x = draw(generic_arrays((N, C), low=0.0, high=spread, dtype=dtype))
+    x = draw(generic_arrays((N, C), low=0.0, high=spread, dtype=dtype, salt=1))
     y = np.asarray(draw(st.lists(st.integers(0, C - 1), min_size=N, max_size=N)),
                    dtype=np.int64)
     return x, y
@@ -129,6 +135,8 @@ def svm_loss_inputs(draw, dtype=np.float64):
     margins = x - x[np.arange(len(y)), y][:, None] + 1
     margins[np.arange(len(y)), y] = 1.0
     assume(np.min(np.abs(margins)) > 1e-2)
+    margins[np.arange(len(y)), y] = -1.0
+    assume((margins > 0).any())  # at least one active hinge, else the gradient is all 0
     return LayerCase((x, y))
 
 
@@ -155,6 +163,53 @@ def load_profile() -> str:
     return name or "ci"
 
 
+# --- attention ------------------------------------------------------------------------
+
+
+@st.composite
+def _mask(draw, shape):
+    """A bool mask with at least two True per row: a row attending to one key has a
+    constant softmax, and its query gets no gradient at all."""
+    rng = np.random.default_rng(draw(seeds))
+    m = rng.random(shape) < 0.7
+    first, second = rng.choice(shape[-1], size=2, replace=False)
+    m[..., first] = True
+    m[..., second] = True
+    return m
+
+
+@st.composite
+def attention_inputs(draw, dtype=np.float64):
+    """q (B..., S, d), k (B..., T, d), v (B..., T, dv), optional mask (S, T) or full."""
+    lead = tuple(draw(st.lists(dims(1, 2), min_size=0, max_size=2)))
+    S_, d, dv = (draw(dims(1, 3)) for _ in range(3))
+    T_ = draw(dims(2, 3))  # T = 1 makes the softmax constant: dq = dk = 0
+    q = draw(generic_arrays((*lead, S_, d), dtype=dtype, salt=1))
+    k = draw(generic_arrays((*lead, T_, d), dtype=dtype, salt=2))
+    v = draw(generic_arrays((*lead, T_, dv), dtype=dtype, salt=3))
+    mask = draw(st.one_of(st.none(), _mask((S_, T_)), _mask((*lead, S_, T_))))
+    return LayerCase((q, k, v, mask), draw(upstream((*lead, S_, dv), dtype)))
+
+
+MHA_KEYS = ("Wq", "bq", "Wk", "bk", "Wv", "bv", "Wo", "bo")
+
+
+@st.composite
+def multihead_attention_inputs(draw, dtype=np.float64):
+    """query (N, S, E), key/value (N, T, E), params, num_heads dividing E, optional mask."""
+    N, S_, T_ = draw(dims(1, 2)), draw(dims(1, 3)), draw(dims(2, 3))
+    h = draw(st.sampled_from([1, 2]))
+    E = h * draw(dims(1, 2))
+    query = draw(generic_arrays((N, S_, E), dtype=dtype, salt=1))
+    key = draw(generic_arrays((N, T_, E), dtype=dtype, salt=2))
+    value = draw(generic_arrays((N, T_, E), dtype=dtype, salt=3))
+    params = {k: draw(generic_arrays((E, E) if k[0] == "W" else (E,), dtype=dtype,
+                                     salt=10 + i))
+              for i, k in enumerate(MHA_KEYS)}
+    mask = draw(st.one_of(st.none(), _mask((S_, T_))))
+    return LayerCase((query, key, value, params, h, mask), draw(upstream((N, S_, E), dtype)))
+
+
 # --- recurrent ---
 # Tiny sizes (N <= 3, T <= 4, D, H <= 4, V <= 6) keep hypothesis's 100 CI examples fast.
 # Weights are drawn smaller than inputs (|w| <= 0.5) so the gates are not all saturated:
@@ -179,17 +234,18 @@ def recurrent_inputs(draw, cell: str = "lstm", seq: bool = True, dtype=np.float6
     T = draw(dims(1, max_side))
     D = draw(dims(1, max_side))
     H = draw(dims(1, max_side))
-    x = draw(generic_arrays((N, T, D) if seq else (N, D), dtype=dtype))
-    state = [draw(generic_arrays((N, H), dtype=dtype))]
+    x = draw(generic_arrays((N, T, D) if seq else (N, D), dtype=dtype, salt=1))
+    state = [draw(generic_arrays((N, H), dtype=dtype, salt=2))]
     if cell == "lstm" and not seq:
-        state.append(draw(generic_arrays((N, H), dtype=dtype)))
-    Wx = draw(generic_arrays((D, k * H), low=0.05, high=0.5, dtype=dtype))
-    Wh = draw(generic_arrays((H, k * H), low=0.05, high=0.5, dtype=dtype))
-    b = draw(generic_arrays((k * H,), low=0.05, high=0.5, dtype=dtype))
+        state.append(draw(generic_arrays((N, H), dtype=dtype, salt=3)))
+    Wx = draw(generic_arrays((D, k * H), low=0.05, high=0.5, dtype=dtype, salt=4))
+    Wh = draw(generic_arrays((H, k * H), low=0.05, high=0.5, dtype=dtype, salt=5))
+    b = draw(generic_arrays((k * H,), low=0.05, high=0.5, dtype=dtype, salt=6))
     if seq:
         dout = draw(upstream((N, T, H), dtype))
     elif cell == "lstm":
-        dout = (draw(upstream((N, H), dtype)), draw(upstream((N, H), dtype)))
+        dout = (draw(upstream((N, H), dtype)),
+                draw(generic_arrays((N, H), dtype=dtype, salt=98)))  # unlike dnext_h
     else:
         dout = draw(upstream((N, H), dtype))
     return LayerCase((x, *state, Wx, Wh, b), dout, {"N": N, "T": T, "D": D, "H": H})
@@ -208,7 +264,7 @@ def word_embedding_inputs(draw, dtype=np.float64):
     (V <= 6), which is what tests the backward's accumulation."""
     N, T, V, D = draw(dims(1, 3)), draw(dims(1, 4)), draw(dims(1, 6)), draw(dims(1, 4))
     x = draw(token_ids((N, T), V))
-    W = draw(generic_arrays((V, D), dtype=dtype))
+    W = draw(generic_arrays((V, D), dtype=dtype, salt=1))
     return LayerCase((x, W), draw(upstream((N, T, D), dtype)))
 
 
@@ -216,9 +272,9 @@ def word_embedding_inputs(draw, dtype=np.float64):
 def temporal_affine_inputs(draw, dtype=np.float64):
     """x (N, T, D), w (D, M), b (M,); dout (N, T, M)."""
     N, T, D, M = draw(dims(1, 3)), draw(dims(1, 4)), draw(dims(1, 4)), draw(dims(1, 6))
-    x = draw(generic_arrays((N, T, D), dtype=dtype))
-    w = draw(generic_arrays((D, M), dtype=dtype))
-    b = draw(generic_arrays((M,), dtype=dtype))
+    x = draw(generic_arrays((N, T, D), dtype=dtype, salt=1))
+    w = draw(generic_arrays((D, M), dtype=dtype, salt=2))
+    b = draw(generic_arrays((M,), dtype=dtype, salt=3))
     return LayerCase((x, w, b), draw(upstream((N, T, M), dtype)))
 
 
@@ -227,7 +283,7 @@ def temporal_softmax_loss_inputs(draw, dtype=np.float64):
     """Scores x (N, T, V), targets y (N, T) in [0, V), and a bool mask (N, T) with at
     least one step set (an all-False mask has a zero loss and a zero gradient)."""
     N, T, V = draw(dims(1, 3)), draw(dims(1, 4)), draw(dims(2, 6))
-    x = draw(generic_arrays((N, T, V), low=0.0, high=3.0, dtype=dtype))
+    x = draw(generic_arrays((N, T, V), low=0.0, high=3.0, dtype=dtype, salt=1))
     y = draw(token_ids((N, T), V))
     flags = draw(st.lists(st.booleans(), min_size=N * T, max_size=N * T))
     mask = np.asarray(flags, dtype=bool).reshape(N, T)

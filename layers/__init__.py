@@ -4,7 +4,10 @@ Every function runs on the array module of its inputs (numpy or cupy); see
 ``layers.backend``. Shapes follow CS231n: images (N, C, H, W), sequences (N, T, D).
 """
 
-from . import backend
+from . import backend  # noqa: F401  (layers.backend is public)
+from .attention import (attention_backward, attention_forward,
+                        multihead_attention_backward, multihead_attention_forward,
+                        positional_encoding)
 from .core import affine_backward, affine_forward, relu_backward, relu_forward
 from .gru import gru_backward, gru_forward, gru_step_backward, gru_step_forward
 from .losses import softmax_loss, svm_loss
@@ -18,6 +21,9 @@ __all__ = [
     "affine_forward", "affine_backward",
     "relu_forward", "relu_backward",
     "softmax_loss", "svm_loss",
+    "attention_forward", "attention_backward",
+    "multihead_attention_forward", "multihead_attention_backward",
+    "positional_encoding",
     "rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
     "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward",
     "gru_step_forward", "gru_step_backward", "gru_forward", "gru_backward",

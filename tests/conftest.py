@@ -30,3 +30,14 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the gradient checker's self-test rates (planted bugs vs correct layers)."""
+    from tests import test_gradcheck_corpus as corpus
+
+    lines = corpus.corpus_summary()
+    if lines:
+        terminalreporter.write_sep("-", "gradcheck planted-bug corpus")
+        for line in lines:
+            terminalreporter.write_line(line)

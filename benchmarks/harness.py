@@ -1,0 +1,241 @@
+"""Side-by-side timing: every (workload, side) in its own process, in alternating rounds.
+
+    python -m benchmarks.harness fc [--rounds 5] [--dtype float32] [--threads 2]
+                                    [--only NAME] [--json out.jsonl]
+
+A suite is a module ``benchmarks/suite_<family>.py`` with a list ``WORKLOADS`` of
+``Workload``. Each side ("layerkit", "torch", "naive", ...) is a setup function
+``setup(dtype: str) -> {op: callable}``; the harness times each op (one forward, or one
+forward+backward per call) and reports, per op, the median time of each side and its
+ratio to the workload's reference side.
+
+Method (why each step is here; the measurements are in the project's perf notes):
+- Separate processes, one side at a time: torch's OpenMP threads spin after each op and
+  would slow numpy's BLAS threads in a shared process.
+- Wait for idle CPUs before each run: on a shared 2-core VM a busy neighbour makes a
+  2-thread GEMM collapse, so a run only starts once /proc/stat shows the cores quiet.
+- One 32 MiB allocation freed before timing, so glibc's mmap threshold has adapted and
+  multi-MB temporaries stop page-faulting on every call (it cost torch up to 8x).
+- Alternating rounds; the figure is the minimum over rounds of each round's median (the
+  median resists outliers within a run, the minimum across runs resists a noisy run).
+- The float32 matmul peak is measured in the same run, for GFLOP/s as a % of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+@dataclass
+class Workload:
+    name: str
+    shape: str
+    sides: dict[str, Callable[[str], dict[str, Callable[[], object]]]]
+    reference: str | None = None  # ratios are side / reference
+    flops: float | None = None  # forward FLOPs; fwd+bwd counts 3x
+    note: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+# --- worker: runs in its own process --------------------------------------------------
+
+
+def _warm_malloc() -> None:
+    import numpy as np
+
+    block = np.ones(32 * 2**20 // 8)  # 32 MiB, touched, then freed
+    del block
+
+
+def _time_op(fn: Callable[[], object], min_time: float, min_reps: int) -> list[float]:
+    for _ in range(2):  # warm-up: caches, lazy imports, allocator
+        fn()
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < min_reps or (time.perf_counter() - start) < min_time:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        if len(times) >= 2000:
+            break
+    return times
+
+
+def _worker(family: str, workload: str, side: str, dtype: str, threads: int,
+            min_time: float) -> None:
+    _warm_malloc()
+    if side == "torch" or side.startswith("torch"):
+        import torch
+
+        torch.set_num_threads(threads)
+    suite = importlib.import_module(f"benchmarks.suite_{family}")
+    wl = next(w for w in suite.WORKLOADS if w.name == workload)
+    ops = wl.sides[side](dtype)
+    out = {}
+    for op, fn in ops.items():
+        ts = _time_op(fn, min_time, min_reps=5)
+        out[op] = {"median": statistics.median(ts), "best": min(ts), "reps": len(ts)}
+    print(json.dumps(out))
+
+
+def _matmul_peak(dtype: str = "float32", n: int = 1024) -> float:
+    import numpy as np
+
+    a = np.ones((n, n), dtype=dtype)
+    b = np.ones((n, n), dtype=dtype)
+    c = np.empty((n, n), dtype=dtype)
+    ts = _time_op(lambda: np.matmul(a, b, out=c), 0.5, 5)
+    return 2 * n**3 / statistics.median(ts) / 1e9
+
+
+# --- parent ---------------------------------------------------------------------------
+
+
+def _cpu_busy(interval: float = 0.25) -> float:
+    """Fraction of CPU time not idle over ``interval`` seconds (Linux /proc/stat)."""
+    def read():
+        with open("/proc/stat") as f:
+            vals = [int(v) for v in f.readline().split()[1:]]
+        return vals[3] + vals[4], sum(vals)  # idle + iowait, total
+
+    try:
+        i0, t0 = read()
+        time.sleep(interval)
+        i1, t1 = read()
+    except OSError:
+        return 0.0
+    return 1.0 - (i1 - i0) / max(t1 - t0, 1)
+
+
+def wait_for_idle(threshold: float = 0.15, timeout: float = 20.0) -> float:
+    """Block until the CPUs are mostly idle (or ``timeout``); return the last busy fraction."""
+    deadline = time.monotonic() + timeout
+    busy = _cpu_busy()
+    while busy > threshold and time.monotonic() < deadline:
+        busy = _cpu_busy()
+    return busy
+
+
+def _env(threads: int) -> dict:
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(threads)
+    return env
+
+
+def _run_side(family, wl, side, dtype, threads, min_time) -> tuple[dict, float]:
+    busy = wait_for_idle()
+    cmd = [sys.executable, "-m", "benchmarks.harness", "--worker", family, wl.name, side,
+           "--dtype", dtype, "--threads", str(threads), "--min-time", str(min_time)]
+    res = subprocess.run(cmd, capture_output=True, text=True, env=_env(threads))
+    if res.returncode != 0:
+        raise RuntimeError(f"{wl.name}/{side} failed:\n{res.stderr[-2000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1]), busy
+
+
+def _available(side: str) -> bool:
+    if side.startswith("torch"):
+        try:
+            importlib.import_module("torch")
+        except ImportError:
+            return False
+    return True
+
+
+def run(family: str, rounds: int = 5, dtype: str = "float32", threads: int = 2,
+        only: list[str] | None = None, min_time: float = 0.3) -> list[dict]:
+    """Time every workload of a suite; return one result dict per (workload, op)."""
+    suite = importlib.import_module(f"benchmarks.suite_{family}")
+    peak_res = subprocess.run(
+        [sys.executable, "-c", "from benchmarks.harness import _matmul_peak as p; "
+         f"print(p({dtype!r}))"], capture_output=True, text=True, env=_env(threads))
+    peak = float(peak_res.stdout.strip() or "nan")
+    results = []
+    for wl in suite.WORKLOADS:
+        if only and wl.name not in only:
+            continue
+        sides = [s for s in wl.sides if _available(s)]
+        per_side: dict[str, dict[str, list[float]]] = {s: {} for s in sides}
+        busy_seen = []
+        for r in range(rounds):
+            order = sides if r % 2 == 0 else sides[::-1]
+            for side in order:
+                out, busy = _run_side(family, wl, side, dtype, threads, min_time)
+                busy_seen.append(busy)
+                for op, st in out.items():
+                    per_side[side].setdefault(op, []).append(st["median"])
+        ops = sorted({op for s in sides for op in per_side[s]},
+                     key=lambda o: (o != "fwd", o))
+        for op in ops:
+            row = {"workload": wl.name, "shape": wl.shape, "op": op, "dtype": dtype,
+                   "threads": threads, "rounds": rounds, "peak_gflops": peak,
+                   "max_busy_before": max(busy_seen) if busy_seen else 0.0, "times_ms": {}}
+            for s in sides:
+                if op in per_side[s]:
+                    row["times_ms"][s] = 1e3 * min(per_side[s][op])
+            ref = wl.reference
+            if ref in row["times_ms"]:
+                row["ratio"] = {s: t / row["times_ms"][ref]
+                                for s, t in row["times_ms"].items() if s != ref}
+            if wl.flops:
+                mult = 3.0 if "bwd" in op else 1.0
+                row["gflops"] = {s: wl.flops * mult / (t / 1e3) / 1e9
+                                 for s, t in row["times_ms"].items()
+                                 if "naive" not in s}
+            results.append(row)
+    return results
+
+
+def format_table(results: list[dict]) -> str:
+    lines = []
+    head = "| workload | shape | op | times (ms) | ratio vs reference | GFLOP/s (% peak) |"
+    lines += [head, "|---|---|---|---|---|---|"]
+    for r in results:
+        times = ", ".join(f"{s} {t:.3g}" for s, t in r["times_ms"].items())
+        ratio = ", ".join(f"{s} {v:.2f}x" for s, v in r.get("ratio", {}).items()) or "-"
+        gf = ", ".join(f"{s} {g:.0f} ({100 * g / r['peak_gflops']:.0f}%)"
+                       for s, g in r.get("gflops", {}).items()) or "-"
+        lines.append(f"| {r['workload']} | {r['shape']} | {r['op']} | {times} | {ratio} | {gf} |")
+    if results:
+        lines.append(f"\nfloat32 matmul peak measured in this run: "
+                     f"{results[0]['peak_gflops']:.0f} GFLOP/s; {results[0]['threads']} "
+                     f"threads; min over {results[0]['rounds']} rounds of per-run medians.")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("family", help="suite name: benchmarks/suite_<family>.py")
+    p.add_argument("workload", nargs="?", help=argparse.SUPPRESS)
+    p.add_argument("side", nargs="?", help=argparse.SUPPRESS)
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--dtype", default="float32")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--min-time", type=float, default=0.3, help="seconds per op per run")
+    p.add_argument("--only", action="append", help="workload name (repeatable)")
+    p.add_argument("--json", help="also write one JSON line per row to this file")
+    a = p.parse_args(argv)
+    if a.worker:
+        _worker(a.family, a.workload, a.side, a.dtype, a.threads, a.min_time)
+        return
+    results = run(a.family, a.rounds, a.dtype, a.threads, a.only, a.min_time)
+    print(format_table(results))
+    if a.json:
+        with open(a.json, "w") as f:
+            for r in results:
+                f.write(json.dumps(r) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,214 @@
+"""Scaled dot-product attention, multi-head attention, and sinusoidal positions.
+
+    attention(q, k, v) = softmax(q k^T / sqrt(d)) v        over the last two axes
+
+Masked positions (mask False) get probability 0; a query row whose keys are all masked
+attends to nothing and outputs 0 (instead of the NaN a plain -inf softmax would give).
+"""
+
+from __future__ import annotations
+
+import math
+
+from . import _validate as val
+from .backend import get_backend, get_xp
+
+
+def _check_mask(fn, mask, score_shape):
+    if mask is None:
+        return None
+    xp = get_xp(mask)
+    if not hasattr(mask, "dtype") or mask.dtype != xp.bool_:
+        raise TypeError(f"{fn}: mask must be a bool array (True = attend); "
+                        f"got {getattr(mask, 'dtype', type(mask).__name__)}")
+    try:
+        xp.broadcast_shapes(mask.shape, score_shape)
+    except ValueError:
+        raise ValueError(f"{fn}: mask of shape {tuple(mask.shape)} does not broadcast to the "
+                         f"score shape {tuple(score_shape)}") from None
+    return mask
+
+
+def attention_forward(q, k, v, mask=None):
+    """Forward pass of scaled dot-product attention.
+
+    Inputs:
+    - q: (..., S, d) queries; any leading batch/head axes
+    - k: (..., T, d) keys, leading axes broadcastable with q's
+    - v: (..., T, dv) values
+    - mask: optional bool array broadcastable to (..., S, T); True = attend
+
+    Returns a tuple of:
+    - out: (..., S, dv)
+    - cache: what attention_backward needs
+    """
+    fn = "attention_forward"
+    val.array(fn, "q", q, min_ndim=2, what="(..., S, d)")
+    val.array(fn, "k", k, min_ndim=2, what="(..., T, d)")
+    val.array(fn, "v", v, min_ndim=2, what="(..., T, dv)")
+    xp = get_xp(q, k, v, mask)
+    val.same_dtype(fn, q=q, k=k, v=v)
+    if k.shape[-1] != q.shape[-1]:
+        raise ValueError(f"{fn}: k must have shape (..., T, d) with d = {q.shape[-1]} (q's "
+                         f"last axis); got {tuple(k.shape)}")
+    if v.shape[-2] != k.shape[-2]:
+        raise ValueError(f"{fn}: v must have shape (..., T, dv) with T = {k.shape[-2]} (k's "
+                         f"rows); got {tuple(v.shape)}")
+    scale = 1.0 / math.sqrt(q.shape[-1])
+    scores = q @ xp.swapaxes(k, -1, -2)  # (..., S, T)
+    scores *= scale
+    mask = _check_mask(fn, mask, scores.shape)
+    if mask is not None:
+        scores = xp.where(mask, scores, -xp.inf)
+    top = scores.max(axis=-1, keepdims=True)
+    top = xp.where(xp.isfinite(top), top, 0)  # all-masked rows: avoid -inf - -inf
+    probs = xp.exp(scores - top)
+    sums = probs.sum(axis=-1, keepdims=True)
+    probs /= xp.where(sums > 0, sums, 1)  # all-masked rows stay 0
+    out = probs @ v  # (..., S, dv)
+    return out, (q, k, v, probs, scale)
+
+
+def attention_backward(dout, cache):
+    """Backward pass of scaled dot-product attention.
+
+    Inputs:
+    - dout: (..., S, dv) upstream gradient
+    - cache: from attention_forward
+
+    Returns a tuple of:
+    - dq: (..., S, d), dk: (..., T, d), dv: (..., T, dv), each summed back over any axis
+      that was broadcast in the forward
+    """
+    q, k, v, probs, scale = cache
+    xp = get_xp(dout, probs)
+    out_shape = probs.shape[:-1] + (v.shape[-1],)
+    val.shape("attention_backward", "dout", dout, out_shape, "(..., S, dv)")
+    dv = xp.swapaxes(probs, -1, -2) @ dout  # (..., T, dv)
+    dprobs = dout @ xp.swapaxes(v, -1, -2)  # (..., S, T)
+    # softmax backward: ds = p * (dp - sum(dp * p))
+    dscores = probs * (dprobs - (dprobs * probs).sum(axis=-1, keepdims=True))
+    dscores *= scale
+    dq = dscores @ k  # (..., S, d)
+    dk = xp.swapaxes(dscores, -1, -2) @ q  # (..., T, d)
+    return _unbroadcast(dq, q.shape), _unbroadcast(dk, k.shape), _unbroadcast(dv, v.shape)
+
+
+def _unbroadcast(g, shape):
+    """Sum g over the leading axes that broadcasting added to an input of ``shape``."""
+    extra = g.ndim - len(shape)
+    if extra:
+        g = g.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, (gs, s) in enumerate(zip(g.shape, shape)) if s == 1 and gs != 1)
+    return g.sum(axis=axes, keepdims=True) if axes else g
+
+
+_MHA_KEYS = ("Wq", "bq", "Wk", "bk", "Wv", "bv", "Wo", "bo")
+
+
+def _project(x, W, b):
+    return x @ W + b  # (N, L, E) @ (E, E) + (E,)
+
+
+def _project_backward(dy, x, W):
+    """Gradients of y = x @ W + b for x (N, L, E): dx, dW, db."""
+    E_in, E_out = W.shape
+    dx = dy @ W.T
+    dW = x.reshape(-1, E_in).T @ dy.reshape(-1, E_out)
+    return dx, dW, dy.reshape(-1, E_out).sum(axis=0)
+
+
+def _split_heads(x, h):
+    N, L, E = x.shape
+    return x.reshape(N, L, h, E // h).transpose(0, 2, 1, 3)  # (N, h, L, E/h)
+
+
+def _merge_heads(x):
+    N, h, L, d = x.shape
+    return x.transpose(0, 2, 1, 3).reshape(N, L, h * d)  # (N, L, E)
+
+
+def multihead_attention_forward(query, key, value, params, num_heads, mask=None):
+    """Forward pass of multi-head attention.
+
+    Inputs:
+    - query: (N, S, E); key, value: (N, T, E)
+    - params: dict with Wq, Wk, Wv, Wo of shape (E, E) and bq, bk, bv, bo of shape (E,),
+      each projection applied as x @ W + b
+    - num_heads: h, dividing E; head i takes features [i*E/h, (i+1)*E/h)
+    - mask: optional bool array broadcastable to (N, h, S, T); True = attend
+
+    Returns a tuple of:
+    - out: (N, S, E), the heads concatenated in order, then projected by Wo, bo
+    - cache: what multihead_attention_backward needs
+    """
+    fn = "multihead_attention_forward"
+    val.array(fn, "query", query, ndim=3, what="(N, S, E)")
+    val.array(fn, "key", key, ndim=3, what="(N, T, E)")
+    val.array(fn, "value", value, ndim=3, what="(N, T, E)")
+    val.keys(fn, "params", params, _MHA_KEYS)
+    N, S, E = query.shape
+    val.shape(fn, "key", key, (N, None, E), "(N, T, E)")
+    val.shape(fn, "value", value, key.shape, "(N, T, E), the shape of key")
+    if not isinstance(num_heads, int) or num_heads < 1 or E % num_heads:
+        raise ValueError(f"{fn}: num_heads must be a positive int dividing E = {E}; "
+                         f"got {num_heads!r}")
+    for name in _MHA_KEYS:
+        val.shape(fn, f"params[{name!r}]", params[name], (E, E) if name[0] == "W" else (E,))
+    val.same_dtype(fn, query=query, key=key, value=value, Wq=params["Wq"])
+    q = _split_heads(_project(query, params["Wq"], params["bq"]), num_heads)
+    k = _split_heads(_project(key, params["Wk"], params["bk"]), num_heads)
+    vv = _split_heads(_project(value, params["Wv"], params["bv"]), num_heads)
+    heads, attn_cache = attention_forward(q, k, vv, mask)  # (N, h, S, E/h)
+    merged = _merge_heads(heads)  # (N, S, E)
+    out = _project(merged, params["Wo"], params["bo"])
+    return out, (query, key, value, params, num_heads, attn_cache, merged)
+
+
+def multihead_attention_backward(dout, cache):
+    """Backward pass of multi-head attention.
+
+    Inputs:
+    - dout: (N, S, E) upstream gradient
+    - cache: from multihead_attention_forward
+
+    Returns a tuple of:
+    - dquery: (N, S, E), dkey: (N, T, E), dvalue: (N, T, E)
+    - dparams: dict keyed like params
+    """
+    query, key, value, params, h, attn_cache, merged = cache
+    val.shape("multihead_attention_backward", "dout", dout, query.shape, "(N, S, E)")
+    dmerged, dWo, dbo = _project_backward(dout, merged, params["Wo"])
+    N, S, E = dmerged.shape
+    dheads = dmerged.reshape(N, S, h, E // h).transpose(0, 2, 1, 3)
+    dq, dk, dv = attention_backward(dheads, attn_cache)
+    dquery, dWq, dbq = _project_backward(_merge_heads(dq), query, params["Wq"])
+    dkey, dWk, dbk = _project_backward(_merge_heads(dk), key, params["Wk"])
+    dvalue, dWv, dbv = _project_backward(_merge_heads(dv), value, params["Wv"])
+    dparams = {"Wq": dWq, "bq": dbq, "Wk": dWk, "bk": dbk, "Wv": dWv, "bv": dbv,
+               "Wo": dWo, "bo": dbo}
+    return dquery, dkey, dvalue, dparams
+
+
+def positional_encoding(T, D, dtype="float32", xp=None):
+    """The sinusoidal position table of "Attention is all you need" (no gradient).
+
+    PE[t, 2i] = sin(t / 10000^(2i/D)), PE[t, 2i+1] = cos(t / 10000^(2i/D)).
+
+    Inputs:
+    - T: number of positions; D: feature size (odd D drops the last cosine column)
+    - dtype: of the table; xp: array module (default: the chosen backend)
+
+    Returns:
+    - pe: (T, D)
+    """
+    if not (isinstance(T, int) and isinstance(D, int) and T >= 0 and D >= 1):
+        raise ValueError(f"positional_encoding: T must be an int >= 0 and D an int >= 1; "
+                         f"got T={T!r}, D={D!r}")
+    xp = xp or get_backend()
+    t = xp.arange(T, dtype="float64")[:, None]  # (T, 1); built once, then cast
+    freqs = xp.exp(-math.log(10000.0) * xp.arange(0, D, 2, dtype="float64") / D)  # (ceil(D/2),)
+    pe = xp.zeros((T, D), dtype="float64")
+    pe[:, 0::2] = xp.sin(t * freqs)
+    pe[:, 1::2] = xp.cos(t * freqs[: D // 2])
+    return pe.astype(dtype)
