@@ -212,3 +212,28 @@ def test_char_lm_data(kind):
     # the validation data is the tail of the text: its first target is character 1800 + k
     first = 1800 + (5 if kind == "mlp" else 1)
     assert vocab.decode(data["y_val"].reshape(-1)[:1]) == text[first]
+
+
+def test_experiment_script_runs_end_to_end(tmp_path):
+    """examples/char_lm_experiment.py on a tiny budget: it trains both models, prints the
+    table and a sample, and writes the plot, the JSON and the samples."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "char_lm_experiment.py"
+    res = subprocess.run(
+        [sys.executable, str(script), "--steps", "4", "--eval-every", "2", "--batch", "4",
+         "--seq-len", "16", "--val-seq-len", "32", "--hidden", "8", "--mlp-hidden", "8",
+         "--embed", "4", "--max-chars", "20000", "--sample-len", "30", "--out",
+         str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "val bpc" in res.stdout and "=== LSTM" in res.stdout
+    results = json.loads((tmp_path / "char_lm_results.json").read_text())["results"]
+    assert set(results) == {"mlp", "lstm"}
+    for r in results.values():
+        assert [p["step"] for p in r["curve"]] == [2, 4]
+        assert r["val_bpc"] == pytest.approx(r["val_nats"] / math.log(2))
+    assert (tmp_path / "char_lm_curves.png").stat().st_size > 1000
+    assert (tmp_path / "samples.txt").read_text().count("The ") >= 2

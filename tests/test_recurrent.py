@@ -252,3 +252,22 @@ def test_bad_weight_shapes_name_the_argument(xp):
     _, cache = lstm_forward(x, h0, Wx, Wh, b)
     with pytest.raises(ValueError, match=r"lstm_backward: dh must have shape \(2, 3, 5\)"):
         lstm_backward(xp.ones((2, 2, 5)), cache)
+
+
+def test_benchmark_peer_computes_the_same_lstm():
+    """benchmarks/suite_rnn.py times a PyTorch cell loop against lstm_forward/backward: it
+    must compute the same function (values and all five gradients), or the ratio means
+    nothing."""
+    pytest.importorskip("torch")
+    from benchmarks import suite_rnn
+
+    dims = (5, 3, 4, 6)  # T, N, D, H: small, the benchmark's are slow in float64
+    x, h0, Wx, Wh, b, dout = suite_rnn._arrays("float64", dims)
+    h, cache = lstm_forward(x, h0, Wx, Wh, b)
+    grads = lstm_backward(dout, cache)
+    forward, leaves, tdout = suite_rnn.torch_loop("float64", dims)
+    out = forward()
+    out.backward(tdout)
+    np.testing.assert_allclose(h, out.detach().numpy(), rtol=1e-10, atol=1e-12)
+    for ours, leaf in zip(grads, leaves, strict=True):
+        np.testing.assert_allclose(ours, leaf.grad.numpy(), rtol=1e-9, atol=1e-10)
