@@ -334,7 +334,7 @@ def lstm_backward(dh, cache):
     P[:, 0, 1] = 0  # c0 = 0: the forget gate of step 0 gets no gradient
     P[:, :, 2] *= TC
     P[:, :, 3] *= i
-    dc_dh = o * (1 - TC * TC)  # (N, T, H): d c_t / d h_t through h = o tanh(c)
+    dc_dh = o * (1 - TC * TC)  # (N, T, H): d h_t / d c_t, as h = o tanh(c)
     dA = xp.empty_like(G4)  # (N, T, 4, H) gradients of the pre-activations
     dc = xp.empty((N, H), dtype=h.dtype)
     dprev_h = dc_next = None
