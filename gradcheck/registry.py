@@ -99,6 +99,42 @@ register(LayerSpec("multihead_attention", L.multihead_attention_forward,
                    lambda dt: S.multihead_attention_inputs(dtype=dt), _mha_make))
 
 
+# --- fully connected stack --------------------------------------------------------------
+
+
+def _dropout_make(rng, dtype):
+    x = _normal(rng, (64, 32, 16), dtype)
+    return LayerCase((x, {"p": 0.7, "mode": "train", "seed": 3}), _normal(rng, x.shape, dtype))
+
+
+def _norm_make(N, D):
+    def make(rng, dtype):
+        x = _normal(rng, (N, D), dtype)
+        gamma, beta = 1 + 0.1 * _normal(rng, (D,), dtype), _normal(rng, (D,), dtype)
+        return LayerCase((x, gamma, beta, {"mode": "train"}), _normal(rng, (N, D), dtype))
+    return make
+
+
+def _affine_norm_relu_make(rng, dtype):
+    x, w, b = _normal(rng, (64, 4, 32), dtype), _normal(rng, (128, 96), dtype), \
+        _normal(rng, (96,), dtype)
+    gamma, beta = 1 + 0.1 * _normal(rng, (96,), dtype), _normal(rng, (96,), dtype)
+    return LayerCase((x, w, b, gamma, beta, {"mode": "train"}), _normal(rng, (64, 96), dtype))
+
+
+register(LayerSpec("dropout", L.dropout_forward, L.dropout_backward,
+                   lambda dt: S.dropout_inputs(dtype=dt), _dropout_make, linear=(0, ())))
+register(LayerSpec("batchnorm", L.batchnorm_forward, L.batchnorm_backward,
+                   lambda dt: S.batchnorm_inputs(dtype=dt), _norm_make(256, 128),
+                   alt_backwards=(L.batchnorm_backward_alt,)))
+register(LayerSpec("layernorm", L.layernorm_forward, L.layernorm_backward,
+                   lambda dt: S.layernorm_inputs(dtype=dt), _norm_make(128, 256)))
+register(LayerSpec("affine_relu", L.affine_relu_forward, L.affine_relu_backward,
+                   lambda dt: S.affine_relu_inputs(dtype=dt), _affine_make))
+register(LayerSpec("affine_bn_relu", L.affine_bn_relu_forward, L.affine_bn_relu_backward,
+                   lambda dt: S.affine_bn_relu_inputs(dtype=dt), _affine_norm_relu_make))
+register(LayerSpec("affine_ln_relu", L.affine_ln_relu_forward, L.affine_ln_relu_backward,
+                   lambda dt: S.affine_ln_relu_inputs(dtype=dt), _affine_norm_relu_make))
 
 # --- recurrent ---
 

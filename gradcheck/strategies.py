@@ -210,6 +210,120 @@ def multihead_attention_inputs(draw, dtype=np.float64):
     return LayerCase((query, key, value, params, h, mask), draw(upstream((N, S_, E), dtype)))
 
 
+# --- fully connected: dropout, batchnorm, layernorm, sandwiches -------------------------
+
+__all__ += [
+    "dropout_inputs", "batchnorm_inputs", "layernorm_inputs", "affine_relu_inputs",
+    "affine_bn_relu_inputs", "affine_ln_relu_inputs",
+]
+
+
+@st.composite
+def dropout_inputs(draw, dtype=np.float64, mode=None):
+    """x of rank 1..3; dropout_param with a keep probability p in [0.2, 1], a mode
+    ('train' mostly) and always a seed, so the forward is a fixed function of x."""
+    shape = tuple(draw(st.lists(dims(1, 4), min_size=1, max_size=3)))
+    x = draw(generic_arrays(shape, dtype=dtype))
+    p = draw(st.one_of(st.just(1.0), st.floats(0.2, 1.0)))
+    if mode is None:
+        mode = draw(st.sampled_from(["train", "train", "train", "test"]))
+    seed = draw(seeds)
+    # at least one element kept, else the check is vacuous (dropout_forward documents
+    # its train mask as default_rng(seed).random(x.shape) < p)
+    assume(mode == "test" or np.any(np.random.default_rng(seed).random(shape) < p))
+    param = {"p": p, "mode": mode, "seed": seed}
+    return LayerCase((x, param), draw(upstream(shape, dtype)))
+
+
+@st.composite
+def _norm_params(draw, D, dtype):
+    """gamma (signed, away from 0) and beta, both (D,)."""
+    gamma = draw(generic_arrays((D,), low=0.2, high=2.0, dtype=dtype))
+    beta = draw(generic_arrays((D,), dtype=dtype))
+    return gamma, beta
+
+
+@st.composite
+def batchnorm_inputs(draw, dtype=np.float64, mode=None):
+    """x (N, D) with N >= 2 and every column non-constant (generic values are distinct,
+    and far apart compared with sqrt(eps)); gamma, beta (D,); bn_param with a mode
+    ('train' mostly; 'test' with drawn running statistics), sometimes eps and momentum."""
+    N, D = draw(dims(2, 5)), draw(dims(1, 4))
+    x = draw(generic_arrays((N, D), dtype=dtype))
+    gamma, beta = draw(_norm_params(D, dtype))
+    if mode is None:
+        mode = draw(st.sampled_from(["train", "train", "train", "test"]))
+    param = {"mode": mode}
+    if draw(st.booleans()):
+        param["eps"] = draw(st.sampled_from([1e-5, 1e-3]))
+        param["momentum"] = draw(st.sampled_from([0.9, 0.5]))
+    if mode == "test" or draw(st.booleans()):
+        param["running_mean"] = draw(generic_arrays((D,), dtype=dtype))
+        param["running_var"] = draw(generic_arrays((D,), low=0.5, high=2.0, signed=False,
+                                                   dtype=dtype))
+    return LayerCase((x, gamma, beta, param), draw(upstream((N, D), dtype)))
+
+
+@st.composite
+def layernorm_inputs(draw, dtype=np.float64):
+    """x (N, D) with D >= 2 and every row non-constant; gamma, beta (D,); ln_param."""
+    N, D = draw(dims(1, 4)), draw(dims(2, 5))
+    x = draw(generic_arrays((N, D), dtype=dtype))
+    gamma, beta = draw(_norm_params(D, dtype))
+    param = draw(st.sampled_from([{}, {"eps": 1e-5}, {"eps": 1e-3}]))
+    return LayerCase((x, gamma, beta, dict(param)), draw(upstream((N, D), dtype)))
+
+
+def _normalise(a, axis, eps=1e-5):
+    """(a - mean) / sqrt(var + eps) along ``axis``: only used to keep drawn sandwich
+    inputs away from relu's kink."""
+    c = a - a.mean(axis=axis, keepdims=True)
+    return c / np.sqrt((c * c).mean(axis=axis, keepdims=True) + eps)
+
+
+@st.composite
+def affine_relu_inputs(draw, dtype=np.float64):
+    """affine_inputs whose pre-activations x @ w + b are all at least 1e-2 from 0, and
+    not all negative."""
+    case = draw(affine_inputs(dtype=dtype))
+    x, w, b = case.inputs
+    a = x.reshape(x.shape[0], -1) @ w + b
+    assume(np.min(np.abs(a)) > 1e-2)
+    assume(np.any(a > 0))  # some unit alive, else every gradient is 0 (a vacuous check)
+    return case
+
+
+@st.composite
+def _affine_norm_relu(draw, dtype, axis, min_n, min_m):
+    N, M = draw(dims(min_n, 4)), draw(dims(min_m, 4))
+    rest = draw(st.lists(dims(1, 3), min_size=1, max_size=2))
+    x = draw(generic_arrays((N, *rest), dtype=dtype))
+    w = draw(generic_arrays((math.prod(rest), M), dtype=dtype))
+    b = draw(generic_arrays((M,), dtype=dtype))
+    gamma, beta = draw(_norm_params(M, dtype))
+    a = x.reshape(N, -1).astype(np.float64) @ w + b  # (N, M)
+    centred = a - a.mean(axis=axis, keepdims=True)
+    assume(np.min((centred * centred).mean(axis=axis)) > 1e-3)  # no near-constant slice
+    pre = gamma * _normalise(a, axis) + beta  # the relu's input
+    assume(np.min(np.abs(pre)) > 1e-2)  # off relu's kink
+    assume(np.any(pre > 0))  # some unit alive, else every gradient is 0
+    return (x, w, b, gamma, beta), draw(upstream((N, M), dtype))
+
+
+@st.composite
+def affine_bn_relu_inputs(draw, dtype=np.float64):
+    """x (N, ...) with N >= 2, w, b, gamma, beta and bn_param {'mode': 'train'}; the
+    affine output has no near-constant column and the relu input no value near 0."""
+    inputs, dout = draw(_affine_norm_relu(dtype, axis=0, min_n=2, min_m=1))
+    return LayerCase((*inputs, {"mode": "train"}), dout)
+
+
+@st.composite
+def affine_ln_relu_inputs(draw, dtype=np.float64):
+    """As affine_bn_relu_inputs for layernorm: M >= 2, no near-constant row."""
+    inputs, dout = draw(_affine_norm_relu(dtype, axis=1, min_n=1, min_m=2))
+    return LayerCase((*inputs, {}), dout)
+
 # --- recurrent ---
 # Tiny sizes (N <= 3, T <= 4, D, H <= 4, V <= 6) keep hypothesis's 100 CI examples fast.
 # Weights are drawn smaller than inputs (|w| <= 0.5) so the gates are not all saturated:

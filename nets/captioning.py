@@ -13,6 +13,8 @@ from layers import (affine_backward, affine_forward, lstm_backward, lstm_forward
 from layers import _validate as v
 from layers.backend import default_rng, get_backend, get_xp, random_normal
 
+from .base import Model
+
 __all__ = ["CaptioningRNN", "RECURRENT_CELLS"]
 
 # cell name -> (sequence forward, sequence backward, gate blocks k)
@@ -22,7 +24,7 @@ RECURRENT_CELLS = {
 }
 
 
-class CaptioningRNN:
+class CaptioningRNN(Model):
     """Image captioning with a recurrent net: features -> h0, then one word per step.
 
     h0 = features @ W_proj + b_proj; the caption's words (all but the last) are embedded
@@ -48,11 +50,11 @@ class CaptioningRNN:
         - dtype: the dtype of the params and of the computation (read at call time)
         - seed: for the initial weights (numpy Generator); the same seed, the same weights
         """
+        super().__init__(dtype)
         v.choice("CaptioningRNN", "cell_type", cell_type, tuple(RECURRENT_CELLS))
         v.keys("CaptioningRNN", "word_to_idx", word_to_idx, ("<NULL>",))
         V = len(word_to_idx)  # as CS231n: the vocabulary is the dict's size
         self.cell_type = cell_type
-        self.dtype = dtype
         self.word_to_idx = dict(word_to_idx)
         self.idx_to_word = {int(i): w for w, i in word_to_idx.items()}
         self._null = int(word_to_idx["<NULL>"])
@@ -62,6 +64,8 @@ class CaptioningRNN:
         rng = default_rng(seed)
         xp = get_backend()
         D, W, H = input_dim, wordvec_dim, hidden_dim
+
+        dtype = self.dtype
 
         def normal(shape, scale):
             return random_normal(rng, shape, dtype, xp, scale=scale)

@@ -26,6 +26,8 @@ from layers import (affine_backward, affine_forward, gru_backward, gru_forward,
 from layers import _validate as v
 from layers.backend import default_rng, get_backend, get_xp, random_normal, to_numpy
 
+from .base import Model
+
 __all__ = ["CharMLPLM", "CharRNNLM", "PAD_CHAR"]
 
 PAD_CHAR = "\n"  # fills a context shorter than the MLP's window (text restarts after it)
@@ -38,10 +40,9 @@ _CELLS = {
 }
 
 
-class _CharModel:
+class _CharModel(Model):
     """Vocabulary handling, L2 and sampling shared by the two language models."""
 
-    params: dict
     reg: float
 
     def _set_vocab(self, chars, name: str):
@@ -106,8 +107,9 @@ class CharMLPLM(_CharModel):
 
     def __init__(self, chars, context=8, embed_dim=16, hidden_dim=256, reg=0.0,
                  dtype=np.float32, seed=None):
+        super().__init__(dtype)
         self._set_vocab(chars, "CharMLPLM")
-        self.context, self.reg, self.dtype = int(context), reg, dtype
+        self.context, self.reg, dtype = int(context), reg, self.dtype
         V, E, K, H = self.vocab_size, embed_dim, self.context, hidden_dim
         rng, xp = default_rng(seed), get_backend()
         self.params = {
@@ -177,9 +179,10 @@ class CharRNNLM(_CharModel):
 
     def __init__(self, chars, wordvec_dim=32, hidden_dim=128, cell_type="lstm", reg=0.0,
                  dtype=np.float32, seed=None):
+        super().__init__(dtype)
         self._set_vocab(chars, "CharRNNLM")
         v.choice("CharRNNLM", "cell_type", cell_type, tuple(_CELLS))
-        self.cell_type, self.reg, self.dtype = cell_type, reg, dtype
+        self.cell_type, self.reg, dtype = cell_type, reg, self.dtype
         V, W, H, k = self.vocab_size, wordvec_dim, hidden_dim, _CELLS[cell_type][3]
         rng, xp = default_rng(seed), get_backend()
         b = np.zeros(k * H)
