@@ -7,6 +7,8 @@ Sides (each in its own process, see benchmarks.harness):
 - torch_loop (the reference): the same algorithm in PyTorch with autograd: the input
   projection of all steps in one matmul, then per step ``h @ Wh``, the four gates
   (i, f, o, g), the cell and hidden updates. This is the like-for-like peer.
+- torch_loop_stepwise: the same loop with ``x_t @ Wx`` computed step by step, as a
+  textbook cell loop (and the perf notes' peer) does.
 - torch_nn: ``torch.nn.LSTM`` (fused kernels; not a target, shown for scale).
 
 Ops: ``fwd`` is one forward over the sequence (torch records autograd, as a training
@@ -58,17 +60,19 @@ def _torch_leaves(dtype: str, dims=(T, N, D, H)):
     return torch, leaves, torch.tensor(arrays[5])
 
 
-def torch_loop(dtype: str, dims=(T, N, D, H)):
-    """(forward, leaves [x, h0, Wx, Wh, b], dout) of the PyTorch cell loop."""
+def torch_loop(dtype: str, dims=(T, N, D, H), hoist: bool = True):
+    """(forward, leaves [x, h0, Wx, Wh, b], dout) of the PyTorch cell loop; hoist=False
+    computes x_t @ Wx inside the loop, step by step."""
     torch, leaves, dout = _torch_leaves(dtype, dims)
     x, h0, Wx, Wh, b = leaves
     T, N, D, H = dims
 
     def forward():
-        xw = (x.reshape(N * T, D) @ Wx + b).reshape(N, T, 4 * H)  # all steps at once
+        if hoist:
+            xw = (x.reshape(N * T, D) @ Wx + b).reshape(N, T, 4 * H)  # all steps at once
         h, c, hs = h0, None, []
         for t in range(T):
-            a = xw[:, t] + h @ Wh
+            a = (xw[:, t] if hoist else x[:, t] @ Wx + b) + h @ Wh
             i, f, o, g = a.chunk(4, dim=1)
             i, f, o, g = torch.sigmoid(i), torch.sigmoid(f), torch.sigmoid(o), torch.tanh(g)
             c = i * g if c is None else f * c + i * g  # c0 = 0, as lstm_forward
@@ -79,8 +83,8 @@ def torch_loop(dtype: str, dims=(T, N, D, H)):
     return forward, leaves, dout
 
 
-def setup_torch_loop(dtype: str):
-    forward, leaves, dout = torch_loop(dtype)
+def setup_torch_loop(dtype: str, hoist: bool = True):
+    forward, leaves, dout = torch_loop(dtype, hoist=hoist)
 
     def fwd_bwd():
         for p in leaves:
@@ -88,6 +92,10 @@ def setup_torch_loop(dtype: str):
         forward().backward(dout)
 
     return {"fwd": forward, "fwd+bwd": fwd_bwd}
+
+
+def setup_torch_loop_stepwise(dtype: str):
+    return setup_torch_loop(dtype, hoist=False)
 
 
 def setup_torch_nn(dtype: str):
@@ -113,7 +121,7 @@ WORKLOADS = [
         name="lstm", shape=f"T={T} N={N} D={D} H={H}",
         flops=2 * N * T * (D + H) * 4 * H,
         sides={"layerkit": setup_layerkit, "torch_loop": setup_torch_loop,
-               "torch_nn": setup_torch_nn},
+               "torch_loop_stepwise": setup_torch_loop_stepwise, "torch_nn": setup_torch_nn},
         reference="torch_loop",
         note="ratios are side / torch_loop; torch_nn is fused and not a target",
     ),

@@ -265,9 +265,10 @@ def test_benchmark_peer_computes_the_same_lstm():
     x, h0, Wx, Wh, b, dout = suite_rnn._arrays("float64", dims)
     h, cache = lstm_forward(x, h0, Wx, Wh, b)
     grads = lstm_backward(dout, cache)
-    forward, leaves, tdout = suite_rnn.torch_loop("float64", dims)
-    out = forward()
-    out.backward(tdout)
-    np.testing.assert_allclose(h, out.detach().numpy(), rtol=1e-10, atol=1e-12)
-    for ours, leaf in zip(grads, leaves, strict=True):
-        np.testing.assert_allclose(ours, leaf.grad.numpy(), rtol=1e-9, atol=1e-10)
+    for hoist in (True, False):
+        forward, leaves, tdout = suite_rnn.torch_loop("float64", dims, hoist=hoist)
+        out = forward()
+        out.backward(tdout)
+        np.testing.assert_allclose(h, out.detach().numpy(), rtol=1e-10, atol=1e-12)
+        for ours, leaf in zip(grads, leaves, strict=True):
+            np.testing.assert_allclose(ours, leaf.grad.numpy(), rtol=1e-9, atol=1e-10)
