@@ -324,23 +324,28 @@ def lstm_backward(dh, cache):
     # Everything that does not depend on the backward recursion is computed for all steps
     # at once. P holds, per gate, what multiplies the upstream gradient (dc, or dh for o)
     # on the way to that gate's pre-activation: [g, c_prev, tanh c, i] * gate derivative.
+    # (Written in place, two passes per factor: these are the biggest arrays here.)
     P = xp.empty_like(G4)  # (N, T, 4, H)
-    xp.multiply(G4[:, :, :3], 1 - G4[:, :, :3], out=P[:, :, :3])  # sigmoid'
-    xp.multiply(g, g, out=P[:, :, 3])
-    P[:, :, 3] *= -1
-    P[:, :, 3] += 1  # tanh'
+    sig, Psig = G4[:, :, :3], P[:, :, :3]
+    xp.subtract(1, sig, out=Psig)
+    Psig *= sig  # sigmoid' = s (1 - s)
+    P3 = P[:, :, 3]
+    xp.multiply(g, g, out=P3)
+    xp.subtract(1, P3, out=P3)  # tanh' = 1 - g^2
     P[:, :, 0] *= g
     P[:, 1:, 1] *= C[:, :-1]
     P[:, 0, 1] = 0  # c0 = 0: the forget gate of step 0 gets no gradient
     P[:, :, 2] *= TC
-    P[:, :, 3] *= i
-    dc_dh = o * (1 - TC * TC)  # (N, T, H): d h_t / d c_t, as h = o tanh(c)
+    P3 *= i
+    dh_dc = TC * TC  # (N, T, H): d h_t / d c_t = o (1 - tanh^2 c), as h = o tanh(c)
+    xp.subtract(1, dh_dc, out=dh_dc)
+    dh_dc *= o
     dA = xp.empty_like(G4)  # (N, T, 4, H) gradients of the pre-activations
     dc = xp.empty((N, H), dtype=h.dtype)
     dprev_h = dc_next = None
     for t in range(T - 1, -1, -1):
         dht = dh[:, t] if dprev_h is None else xp.add(dh[:, t], dprev_h)
-        xp.multiply(dht, dc_dh[:, t], out=dc)
+        xp.multiply(dht, dh_dc[:, t], out=dc)
         if dc_next is not None:
             dc += dc_next
         dAt = dA[:, t]  # (N, 4, H)
