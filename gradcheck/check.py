@@ -323,16 +323,17 @@ def _conclude(report: GradcheckReport) -> GradcheckReport:
     return report
 
 
-def check_loss(loss_fn: Callable, x, y, **options) -> GradcheckReport:
-    """Check a loss ``(loss, dx) = loss_fn(x, y)``: dx against numerical d(loss)/dx.
+def check_loss(loss_fn: Callable, x, y, *rest, **options) -> GradcheckReport:
+    """Check a loss ``(loss, dx) = loss_fn(x, y, *rest)``: dx against numerical d(loss)/dx.
 
-    Options as for ``check_layer``; ``y`` (labels) passes through undifferentiated.
+    Options as for ``check_layer``; ``y`` (labels) and ``rest`` (e.g. the bool mask of
+    ``temporal_softmax_loss``) pass through undifferentiated.
     """
     def backward(dloss, dx):
         return dx * dloss
 
     backward.__name__ = _target_name(loss_fn)
-    return check_layer(loss_fn, backward, x, y, **options)
+    return check_layer(loss_fn, backward, x, y, *rest, **options)
 
 
 def check_net(model, X, y, *, seed: int = 0, fast: bool = False, params=None,

@@ -30,6 +30,8 @@ __all__ = [
     "LayerCase", "generic_arrays", "upstream", "seeds", "register_profiles", "load_profile",
     "affine_inputs", "relu_inputs", "softmax_loss_inputs", "svm_loss_inputs",
     "attention_inputs", "multihead_attention_inputs",
+    "recurrent_inputs", "token_ids", "word_embedding_inputs", "temporal_affine_inputs",
+    "temporal_softmax_loss_inputs",
 ]
 
 
@@ -337,3 +339,83 @@ def affine_ln_relu_inputs(draw, dtype=np.float64):
     saturates at +-1 and its gradient vanishes), every row's std at least 0.8."""
     inputs, dout = draw(_affine_norm_relu(dtype, axis=1, min_n=1, min_m=3))
     return LayerCase((*inputs, {}), dout)
+
+# --- recurrent ---
+# Tiny sizes (N <= 3, T <= 4, D, H <= 4, V <= 6) keep hypothesis's 100 CI examples fast.
+# Weights are drawn smaller than inputs (|w| <= 0.5) so the gates are not all saturated:
+# a saturated tanh has a near-zero derivative and the check would test little.
+
+_GATE_BLOCKS = {"rnn": 1, "gru": 3, "lstm": 4}
+
+
+@st.composite
+def recurrent_inputs(draw, cell: str = "lstm", seq: bool = True, dtype=np.float64,
+                     max_side: int = 4):
+    """Inputs of a recurrent step or sequence: ``cell`` in 'rnn', 'gru', 'lstm'.
+
+    - seq=True: (x (N, T, D), h0 (N, H), Wx (D, kH), Wh (H, kH), b (kH,)), dout (N, T, H),
+      T >= 1.
+    - seq=False: (x (N, D), prev_h (N, H)[, prev_c (N, H) for lstm], Wx, Wh, b), dout
+      next_h's (N, H) (and next_c's for lstm, as a tuple of two).
+    k = 1 (rnn), 3 (gru), 4 (lstm).
+    """
+    k = _GATE_BLOCKS[cell]
+    N = draw(dims(1, 3))
+    T = draw(dims(1, max_side))
+    D = draw(dims(1, max_side))
+    H = draw(dims(1, max_side))
+    x = draw(generic_arrays((N, T, D) if seq else (N, D), dtype=dtype, salt=1))
+    state = [draw(generic_arrays((N, H), dtype=dtype, salt=2))]
+    if cell == "lstm" and not seq:
+        state.append(draw(generic_arrays((N, H), dtype=dtype, salt=3)))
+    Wx = draw(generic_arrays((D, k * H), low=0.05, high=0.5, dtype=dtype, salt=4))
+    Wh = draw(generic_arrays((H, k * H), low=0.05, high=0.5, dtype=dtype, salt=5))
+    b = draw(generic_arrays((k * H,), low=0.05, high=0.5, dtype=dtype, salt=6))
+    if seq:
+        dout = draw(upstream((N, T, H), dtype))
+    elif cell == "lstm":
+        dout = (draw(upstream((N, H), dtype)),
+                draw(generic_arrays((N, H), dtype=dtype, salt=98)))  # unlike dnext_h
+    else:
+        dout = draw(upstream((N, H), dtype))
+    return LayerCase((x, *state, Wx, Wh, b), dout, {"N": N, "T": T, "D": D, "H": H})
+
+
+def token_ids(shape, V: int):
+    """An int64 array of ``shape`` with values in [0, V) (repeats allowed, and likely)."""
+    n = math.prod(shape)
+    return st.lists(st.integers(0, V - 1), min_size=n, max_size=n).map(
+        lambda vals: np.asarray(vals, dtype=np.int64).reshape(shape))
+
+
+@st.composite
+def word_embedding_inputs(draw, dtype=np.float64):
+    """x (N, T) token ids in [0, V), W (V, D); dout (N, T, D). Repeated ids are common
+    (V <= 6), which is what tests the backward's accumulation."""
+    N, T, V, D = draw(dims(1, 3)), draw(dims(1, 4)), draw(dims(1, 6)), draw(dims(1, 4))
+    x = draw(token_ids((N, T), V))
+    W = draw(generic_arrays((V, D), dtype=dtype, salt=1))
+    return LayerCase((x, W), draw(upstream((N, T, D), dtype)))
+
+
+@st.composite
+def temporal_affine_inputs(draw, dtype=np.float64):
+    """x (N, T, D), w (D, M), b (M,); dout (N, T, M)."""
+    N, T, D, M = draw(dims(1, 3)), draw(dims(1, 4)), draw(dims(1, 4)), draw(dims(1, 6))
+    x = draw(generic_arrays((N, T, D), dtype=dtype, salt=1))
+    w = draw(generic_arrays((D, M), dtype=dtype, salt=2))
+    b = draw(generic_arrays((M,), dtype=dtype, salt=3))
+    return LayerCase((x, w, b), draw(upstream((N, T, M), dtype)))
+
+
+@st.composite
+def temporal_softmax_loss_inputs(draw, dtype=np.float64):
+    """Scores x (N, T, V), targets y (N, T) in [0, V), and a bool mask (N, T) with at
+    least one step set (an all-False mask has a zero loss and a zero gradient)."""
+    N, T, V = draw(dims(1, 3)), draw(dims(1, 4)), draw(dims(2, 6))
+    x = draw(generic_arrays((N, T, V), low=0.0, high=3.0, dtype=dtype, salt=1))
+    y = draw(token_ids((N, T), V))
+    flags = draw(st.lists(st.booleans(), min_size=N * T, max_size=N * T))
+    mask = np.asarray(flags, dtype=bool).reshape(N, T)
+    mask.flat[draw(st.integers(0, N * T - 1))] = True
+    return LayerCase((x, y, mask))

@@ -1,6 +1,9 @@
 """Nets composed from ``layers``: each holds ``params`` and has ``loss(X, y=None)``."""
 
 from .base import Model
+from .captioning import CaptioningRNN
+from .char_lm import CharMLPLM, CharRNNLM
 from .fc import FullyConnectedNet, TwoLayerNet
 
-__all__: list[str] = ["Model", "TwoLayerNet", "FullyConnectedNet"]
+__all__: list[str] = ["Model", "TwoLayerNet", "FullyConnectedNet", "CaptioningRNN", "CharMLPLM",
+                      "CharRNNLM"]
