@@ -112,11 +112,12 @@ _GLOBAL_DEFAULTS = dict(
     weight_scale=1e-2, dropout_keep=1.0, normalization=None, num_filters=32, filter_size=7,
     lr_decay=1.0, schedule="step", grad_clip=None, dtype="float32", backend=None,
     print_every=0, quiet=False, out=None, resume=None, keep=3, threads=1, context=8,
-    embed=24, seq_len=64, val_seq_len=256, sample_len=300, temperature=0.7, prefix="The ")
+    embed=24, seq_len=64, val_seq_len=256, sample_len=300, temperature=0.7, prefix="The ",
+    max_chars=None)
 # Arguments that fix the net's shape: on --resume they come back from run.json.
 _ARCH = ("net", "data", "data_dir", "num_train", "split_seed", "hidden", "dropout_keep",
          "normalization", "num_filters", "filter_size", "dtype", "seed", "weight_scale",
-         "context", "embed", "seq_len", "val_seq_len")
+         "context", "embed", "seq_len", "val_seq_len", "max_chars")
 
 
 def blas_threads(n: int | None):
@@ -173,6 +174,7 @@ def parser() -> argparse.ArgumentParser:
     add("--context", type=int, help="mlp-lm: characters of context")
     add("--embed", type=int, help="language models: character embedding size")
     add("--seq-len", type=int, help="rnn/lstm/gru-lm: training sequence length")
+    add("--max-chars", type=int, help="language models: use only the text's first N chars")
     add("--sample-len", type=int, help="language models: characters to sample at the end")
     add("--temperature", type=float, help="language models: sampling temperature")
     add("--prefix", help="language models: the sample's first characters")
@@ -249,7 +251,7 @@ def _load(a):
 
         kind = "mlp" if a.net == "mlp-lm" else "rnn"
         data, vocab = char_lm_data(kind, context=a.context, seq_len=a.seq_len,
-                                   val_seq_len=a.val_seq_len)
+                                   val_seq_len=a.val_seq_len, max_chars=a.max_chars)
         return data, _char_lm(typed, vocab), tuple(data["X_train"].shape[1:])
     if a.data == "text":
         raise SystemExit(f"--data text is for the language models ({', '.join(LM_CELLS)})")

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import layerkit.train as T
+from layerkit.text import load_corpus
 from optim import load_checkpoint
 from tests.tiny_models import TinyMLP
 
@@ -149,3 +150,28 @@ def test_blas_threads_limits_and_restores():
     assert blas() == before
     with T.blas_threads(0):  # 0 / None: left alone
         assert blas() == before
+
+
+@pytest.mark.parametrize("net", ["mlp-lm", "lstm-lm"])
+def test_language_model_from_the_command_line(tmp_path, capsys, net):
+    out = tmp_path / net
+    args = ["--net", net, "--epochs", "1", "--max-chars", "6000", "--hidden", "16",
+            "--embed", "8", "--batch-size", "16" if net == "lstm-lm" else "256",
+            "--seq-len", "16", "--sample-len", "40", "--out", str(out), "-q"]
+    assert T.main(args) == 0
+    printed = capsys.readouterr().out
+    run = json.loads((out / "run.json").read_text())
+    assert run["val_bpc"] == pytest.approx(run["val_nats"] / math.log(2))
+    # one epoch beats a uniform guess over the vocabulary, and the print says so
+    vocab = len(set(load_corpus(6000)))
+    assert run["val_nats"] < math.log(vocab)
+    assert f"{run['val_bpc']:.3f} bits/char" in printed
+    assert run["sample"].startswith("The ") and len(run["sample"]) >= 40
+    assert_png(out / "loss.png")
+
+
+def test_text_data_is_only_for_language_models(tmp_path):
+    with pytest.raises(SystemExit, match="--data text is for the language models"):
+        T.main(["--net", "fc", "--data", "text", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="trains on --data text"):
+        T.main(["--net", "lstm-lm", "--data", "digits", "--out", str(tmp_path)])
