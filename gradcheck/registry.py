@@ -216,3 +216,96 @@ def exported_layer_functions() -> dict[str, Callable]:
 
 __all__ = ["LayerSpec", "REGISTRY", "register", "registered_functions",
            "exported_layer_functions"]
+
+
+# --- conv / pool / spatial norms ------------------------------------------------------
+
+
+def _conv_make(rng, dtype):
+    x, w, b = _normal(rng, (4, 3, 13, 11), dtype), _normal(rng, (6, 3, 3, 3), dtype), \
+        _normal(rng, (6,), dtype)
+    return LayerCase((x, w, b, {"stride": 2, "pad": 1}), _normal(rng, (4, 6, 7, 6), dtype))
+
+
+def _pool_make(rng, dtype):
+    x = _normal(rng, (8, 4, 12, 12), dtype)
+    return LayerCase((x, {"pool_height": 2, "pool_width": 2, "stride": 2}),
+                     _normal(rng, (8, 4, 6, 6), dtype))
+
+
+def _overlapping_pool_make(rng, dtype):
+    x = _normal(rng, (8, 4, 13, 13), dtype)
+    return LayerCase((x, {"pool_height": 3, "pool_width": 3, "stride": 2}),
+                     _normal(rng, (8, 4, 6, 6), dtype))
+
+
+def _avg_pool_make(rng, dtype):
+    return LayerCase((_normal(rng, (8, 8, 6, 6), dtype),), _normal(rng, (8, 8), dtype))
+
+
+def _spatial_bn_make(mode):
+    def make(rng, dtype):
+        x = _normal(rng, (8, 4, 6, 6), dtype)
+        gamma, beta = 1 + 0.1 * _normal(rng, (4,), dtype), _normal(rng, (4,), dtype)
+        bn_param = {"mode": mode, "running_mean": _normal(rng, (4,), dtype),
+                    "running_var": (1 + rng.random(4)).astype(dtype)}
+        return LayerCase((x, gamma, beta, bn_param), _normal(rng, x.shape, dtype))
+    return make
+
+
+def _spatial_gn_make(rng, dtype):
+    x = _normal(rng, (4, 6, 5, 5), dtype)
+    gamma = 1 + 0.1 * _normal(rng, (1, 6, 1, 1), dtype)
+    return LayerCase((x, gamma, _normal(rng, (1, 6, 1, 1), dtype), 3, {"eps": 1e-5}),
+                     _normal(rng, x.shape, dtype))
+
+
+def _sandwich_make(pool, batchnorm):
+    def make(rng, dtype):
+        x, w, b = _normal(rng, (4, 3, 8, 8), dtype), _normal(rng, (6, 3, 3, 3), dtype), \
+            _normal(rng, (6,), dtype)
+        inputs = [x, w, b]
+        if batchnorm:
+            inputs += [1 + 0.1 * _normal(rng, (6,), dtype), _normal(rng, (6,), dtype)]
+        inputs.append({"stride": 1, "pad": 1})
+        if batchnorm:
+            inputs.append({"mode": "train"})
+        side = 8
+        if pool:
+            inputs.append({"pool_height": 2, "pool_width": 2, "stride": 2})
+            side = 4
+        return LayerCase(tuple(inputs), _normal(rng, (4, 6, side, side), dtype))
+    return make
+
+
+register(LayerSpec("conv", L.conv_forward_fast, L.conv_backward_fast,
+                   lambda dt: S.conv_inputs(dtype=dt), _conv_make,
+                   naive=(L.conv_forward_naive, L.conv_backward_naive), linear=(0, (2,))))
+register(LayerSpec("max_pool", L.max_pool_forward_fast, L.max_pool_backward_fast,
+                   lambda dt: S.pool_inputs(dtype=dt), _pool_make,
+                   naive=(L.max_pool_forward_naive, L.max_pool_backward_naive)))
+register(LayerSpec("max_pool_overlapping", L.max_pool_forward_fast, L.max_pool_backward_fast,
+                   lambda dt: S.pool_inputs(dtype=dt), _overlapping_pool_make,
+                   naive=(L.max_pool_forward_naive, L.max_pool_backward_naive)))
+register(LayerSpec("global_avg_pool", L.global_avg_pool_forward, L.global_avg_pool_backward,
+                   lambda dt: S.pool_inputs(dtype=dt).map(lambda c: LayerCase(
+                       c.inputs[:1], c.dout.mean(axis=(2, 3)))),
+                   _avg_pool_make, linear=(0, ())))
+register(LayerSpec("spatial_batchnorm", L.spatial_batchnorm_forward,
+                   L.spatial_batchnorm_backward,
+                   lambda dt: S.spatial_batchnorm_inputs(dtype=dt), _spatial_bn_make("train")))
+register(LayerSpec("spatial_batchnorm_test_mode", L.spatial_batchnorm_forward,
+                   L.spatial_batchnorm_backward,
+                   lambda dt: S.spatial_batchnorm_inputs(dtype=dt, mode="test"),
+                   _spatial_bn_make("test")))
+register(LayerSpec("spatial_groupnorm", L.spatial_groupnorm_forward,
+                   L.spatial_groupnorm_backward,
+                   lambda dt: S.spatial_groupnorm_inputs(dtype=dt), _spatial_gn_make))
+for _name, _pool, _bn in [("conv_relu", False, False), ("conv_relu_pool", True, False),
+                          ("conv_bn_relu", False, True), ("conv_bn_relu_pool", True, True)]:
+    register(LayerSpec(
+        _name, getattr(L, _name + "_forward"), getattr(L, _name + "_backward"),
+        lambda dt, p=_pool, n=_bn: S.conv_sandwich_inputs(dtype=dt, pool=p, batchnorm=n),
+        _sandwich_make(_pool, _bn),
+        # batchnorm makes the conv bias's gradient identically zero: by design, not a bug
+        extra={"vacuous_inputs": ("b",)} if _bn else {}))

@@ -29,6 +29,8 @@ from hypothesis import strategies as st
 __all__ = [
     "LayerCase", "generic_arrays", "upstream", "seeds", "register_profiles", "load_profile",
     "affine_inputs", "relu_inputs", "softmax_loss_inputs", "svm_loss_inputs",
+    "conv_geometry", "conv_inputs", "pool_inputs", "spatial_batchnorm_inputs",
+    "spatial_groupnorm_inputs", "conv_sandwich_inputs",
     "attention_inputs", "multihead_attention_inputs",
     "recurrent_inputs", "token_ids", "word_embedding_inputs", "temporal_affine_inputs",
     "temporal_softmax_loss_inputs",
@@ -161,6 +163,146 @@ def load_profile() -> str:
     if name is not None:
         settings.load_profile(name)
     return name or "ci"
+
+
+# --- conv / pool / spatial norms ----------------------------------------------------
+
+
+def _tiling_sizes(kernel: int, stride: int, pad: int, max_side: int) -> list[int]:
+    """Input sizes in [1, max_side] along which a window tiles: (n + 2 pad - kernel) is a
+    non-negative multiple of stride."""
+    return [n for n in range(1, max_side + 1)
+            if n + 2 * pad >= kernel and (n + 2 * pad - kernel) % stride == 0]
+
+
+@st.composite
+def conv_geometry(draw, max_side: int = 7, max_kernel: int = 3, max_stride: int = 2,
+                  max_pad: int = 2, all_padding_windows: bool = False):
+    """(H, W, HH, WW, stride, pad) that tile: kernels may be non-square, H != W.
+
+    Sizes are drawn from the ones that tile, so nothing is rejected (n = kernel always
+    tiles). Unless ``all_padding_windows``, pad < min(HH, WW), so every window overlaps
+    the image: with a 1x1 kernel, pad 1 and stride 2 on a 1x1 image every window sees
+    only padding, the gradients of x and w are identically zero and a gradient check of
+    that case could not fail."""
+    HH, WW = draw(dims(1, max_kernel)), draw(dims(1, max_kernel))
+    stride = draw(st.integers(1, max_stride))
+    top = max_pad if all_padding_windows else min(max_pad, HH - 1, WW - 1)
+    pad = draw(st.integers(0, top))
+    H = draw(st.sampled_from(_tiling_sizes(HH, stride, pad, max_side)))
+    W = draw(st.sampled_from(_tiling_sizes(WW, stride, pad, max_side)))
+    return H, W, HH, WW, stride, pad
+
+
+@st.composite
+def conv_inputs(draw, dtype=np.float64, max_n: int = 2, max_c: int = 3, max_f: int = 3,
+                max_side: int = 7, all_padding_windows: bool = False):
+    """x (N, C, H, W), w (F, C, HH, WW), b (F,), conv_param {'stride', 'pad'} with a
+    tiling geometry (stride 1-2, pad 0-2, kernels 1-3, not necessarily square; see
+    ``conv_geometry``); dout (N, F, OH, OW). Small, so a full gradient check of 100
+    examples stays quick."""
+    H, W, HH, WW, stride, pad = draw(conv_geometry(max_side=max_side,
+                                                   all_padding_windows=all_padding_windows))
+    N, C, F = draw(dims(1, max_n)), draw(dims(1, max_c)), draw(dims(1, max_f))
+    OH, OW = (H + 2 * pad - HH) // stride + 1, (W + 2 * pad - WW) // stride + 1
+    x = draw(generic_arrays((N, C, H, W), dtype=dtype))
+    w = draw(generic_arrays((F, C, HH, WW), dtype=dtype))
+    b = draw(generic_arrays((F,), dtype=dtype))
+    return LayerCase((x, w, b, {"stride": stride, "pad": pad}),
+                     draw(upstream((N, F, OH, OW), dtype)))
+
+
+@st.composite
+def pool_inputs(draw, dtype=np.float64, max_n: int = 2, max_c: int = 3, max_side: int = 7):
+    """x (N, C, H, W) tie-free, pool_param with pool sizes 1-3 and stride 1-3 (so windows
+    may overlap, tile exactly or skip elements) whose geometry tiles; dout (N, C, OH, OW).
+
+    x is generic (all values distinct, gaps far above the checker's step), so no window
+    has a tie and the max is differentiable at every drawn point."""
+    ph, pw = draw(dims(1, 3)), draw(dims(1, 3))
+    stride = draw(st.integers(1, 3))
+    H = draw(st.sampled_from(_tiling_sizes(ph, stride, 0, max_side)))
+    W = draw(st.sampled_from(_tiling_sizes(pw, stride, 0, max_side)))
+    N, C = draw(dims(1, max_n)), draw(dims(1, max_c))
+    OH, OW = (H - ph) // stride + 1, (W - pw) // stride + 1
+    x = draw(generic_arrays((N, C, H, W), dtype=dtype))
+    param = {"pool_height": ph, "pool_width": pw, "stride": stride}
+    return LayerCase((x, param), draw(upstream((N, C, OH, OW), dtype)))
+
+
+@st.composite
+def spatial_batchnorm_inputs(draw, dtype=np.float64, mode: str = "train"):
+    """x (N, C, H, W) with N*H*W >= 3, gamma and beta (C,), bn_param {'mode', 'eps'}
+    (+ running stats of (C,) in test mode); dout like x.
+
+    (With 2 values per channel the normalized output is +-1 whatever x is, so dx is only
+    eps-sized rounding noise and a float32-vs-float64 comparison means nothing.)"""
+    N, C, H, W = draw(dims(1, 3)), draw(dims(1, 3)), draw(dims(1, 3)), draw(dims(1, 3))
+    assume(N * H * W >= 3)
+    x = draw(generic_arrays((N, C, H, W), high=2.0, dtype=dtype))
+    gamma = draw(generic_arrays((C,), low=0.5, high=1.5, dtype=dtype))
+    beta = draw(generic_arrays((C,), dtype=dtype))
+    bn_param = {"mode": mode, "eps": 1e-5}
+    if mode == "test":
+        bn_param["running_mean"] = draw(generic_arrays((C,), dtype=dtype))
+        bn_param["running_var"] = draw(generic_arrays((C,), low=0.5, high=2.0,
+                                                      signed=False, dtype=dtype))
+    return LayerCase((x, gamma, beta, bn_param), draw(upstream((N, C, H, W), dtype)))
+
+
+@st.composite
+def spatial_groupnorm_inputs(draw, dtype=np.float64):
+    """x (N, C, H, W) with C = G * (C // G) and at least three values per group (see
+    spatial_batchnorm_inputs), gamma and beta (1, C, 1, 1), G, gn_param {'eps'}; dout
+    like x."""
+    N, G, per = draw(dims(1, 2)), draw(dims(1, 3)), draw(dims(1, 2))
+    H, W = draw(dims(1, 3)), draw(dims(1, 3))
+    assume(per * H * W >= 3)
+    C = G * per
+    x = draw(generic_arrays((N, C, H, W), high=2.0, dtype=dtype))
+    gamma = draw(generic_arrays((1, C, 1, 1), low=0.5, high=1.5, dtype=dtype))
+    beta = draw(generic_arrays((1, C, 1, 1), dtype=dtype))
+    return LayerCase((x, gamma, beta, G, {"eps": 1e-5}), draw(upstream((N, C, H, W), dtype)))
+
+
+@st.composite
+def conv_sandwich_inputs(draw, dtype=np.float64, pool: bool = False, batchnorm: bool = False):
+    """Inputs for conv_relu(_pool) / conv_bn_relu(_pool): x, w, b, [gamma, beta (F,)],
+    conv_param, [bn_param (train)], [pool_param over the conv's (OH, OW)]; dout matches
+    the sandwich's output.
+
+    Channel 0 is kept alive so no check is vacuous (with every relu unit cut, all the
+    gradients are identically zero): without batchnorm, x >= 0.1, w[0] >= 0 and b[0] > 0
+    make every channel-0 output positive; with batchnorm, beta[0] > 0 makes channel 0's
+    largest normalized value positive. Pool windows cover every conv output (stride <=
+    pool size), so a live unit always reaches a pool output. (Before batchnorm the conv
+    bias has an identically zero gradient whatever the inputs: batchnorm removes it.)"""
+    case = draw(conv_inputs(dtype=dtype))
+    x, w, b, conv_param = case.inputs
+    N, F, OH, OW = case.dout.shape
+    if batchnorm:
+        # N*OH*OW >= 3: with 2 values per channel batchnorm's output is +-gamma whatever
+        # the input, its gradient only eps-sized noise. More than one weight per filter:
+        # batchnorm undoes any scaling of a filter, so a single weight's gradient is 0.
+        assume(N * OH * OW >= 3 and w[0].size >= 2)
+        gamma = draw(generic_arrays((F,), low=0.5, high=1.5, signed=False, dtype=dtype))
+        beta = draw(generic_arrays((F,), dtype=dtype))
+        beta[0] = abs(beta[0])
+        inputs = [x, w, b, gamma, beta, conv_param, {"mode": "train"}]
+    else:
+        x = np.abs(x)  # generic arrays keep |values| >= low, so x >= 0.1 * scale
+        w, b = w.copy(), b.copy()
+        w[0], b[0] = np.abs(w[0]), abs(b[0])
+        inputs = [x, w, b, conv_param]
+    out_shape = (N, F, OH, OW)
+    if pool:
+        ph, pw, s = draw(st.sampled_from([
+            (ph, pw, s) for ph in (1, 2) for pw in (1, 2) for s in (1, 2)
+            if s <= min(ph, pw) and OH >= ph and OW >= pw
+            and (OH - ph) % s == 0 and (OW - pw) % s == 0]))
+        inputs.append({"pool_height": ph, "pool_width": pw, "stride": s})
+        out_shape = (N, F, (OH - ph) // s + 1, (OW - pw) // s + 1)
+    return LayerCase(tuple(inputs), draw(upstream(out_shape, dtype)))
 
 
 # --- attention ------------------------------------------------------------------------

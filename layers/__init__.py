@@ -5,20 +5,33 @@ Every function runs on the array module of its inputs (numpy or cupy); see
 """
 
 from . import backend  # noqa: F401  (layers.backend is public)
+from ._threads import get_threads, set_threads
 from .attention import (attention_backward, attention_forward,
                         multihead_attention_backward, multihead_attention_forward,
                         positional_encoding)
+from .conv import (col2im, conv_backward, conv_backward_fast, conv_backward_naive,
+                   conv_forward, conv_forward_fast, conv_forward_naive, conv_output_shape,
+                   im2col)
+from .conv_sandwich import (conv_bn_relu_backward, conv_bn_relu_forward,
+                            conv_bn_relu_pool_backward, conv_bn_relu_pool_forward,
+                            conv_relu_backward, conv_relu_forward, conv_relu_pool_backward,
+                            conv_relu_pool_forward)
 from .core import (affine_backward, affine_forward, dropout_backward, dropout_forward,
                    relu_backward, relu_forward)
 from .gru import gru_backward, gru_forward, gru_step_backward, gru_step_forward
 from .losses import softmax_loss, svm_loss
 from .norm import (batchnorm_backward, batchnorm_backward_alt, batchnorm_forward,
                    layernorm_backward, layernorm_forward)
+from .pool import (global_avg_pool_backward, global_avg_pool_forward, max_pool_backward,
+                   max_pool_backward_fast, max_pool_backward_naive, max_pool_forward,
+                   max_pool_forward_fast, max_pool_forward_naive)
 from .recurrent import (lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward,
                         rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward)
 from .sandwich import (affine_bn_relu_backward, affine_bn_relu_forward,
                        affine_ln_relu_backward, affine_ln_relu_forward,
                        affine_relu_backward, affine_relu_forward)
+from .spatial_norm import (spatial_batchnorm_backward, spatial_batchnorm_forward,
+                           spatial_groupnorm_backward, spatial_groupnorm_forward)
 from .temporal import (temporal_affine_backward, temporal_affine_forward,
                        temporal_softmax_loss, word_embedding_backward,
                        word_embedding_forward)
@@ -28,6 +41,20 @@ __all__ = [
     "relu_forward", "relu_backward",
     "dropout_forward", "dropout_backward",
     "softmax_loss", "svm_loss",
+    # convolution and pooling ("set_threads": opt-in batch split over Python threads)
+    "set_threads", "get_threads",
+    "conv_output_shape", "im2col", "col2im",
+    "conv_forward_naive", "conv_backward_naive",
+    "conv_forward_fast", "conv_backward_fast", "conv_forward", "conv_backward",
+    "max_pool_forward_naive", "max_pool_backward_naive",
+    "max_pool_forward_fast", "max_pool_backward_fast", "max_pool_forward", "max_pool_backward",
+    "global_avg_pool_forward", "global_avg_pool_backward",
+    "spatial_batchnorm_forward", "spatial_batchnorm_backward",
+    "spatial_groupnorm_forward", "spatial_groupnorm_backward",
+    "conv_relu_forward", "conv_relu_backward",
+    "conv_relu_pool_forward", "conv_relu_pool_backward",
+    "conv_bn_relu_forward", "conv_bn_relu_backward",
+    "conv_bn_relu_pool_forward", "conv_bn_relu_pool_backward",
     "attention_forward", "attention_backward",
     "multihead_attention_forward", "multihead_attention_backward",
     "positional_encoding",

@@ -3,7 +3,8 @@
 from .base import Model
 from .captioning import CaptioningRNN
 from .char_lm import CharMLPLM, CharRNNLM
+from .conv import ResidualConvNet, ThreeLayerConvNet
 from .fc import FullyConnectedNet, TwoLayerNet
 
-__all__: list[str] = ["Model", "TwoLayerNet", "FullyConnectedNet", "CaptioningRNN", "CharMLPLM",
-                      "CharRNNLM"]
+__all__: list[str] = ["Model", "TwoLayerNet", "FullyConnectedNet", "ThreeLayerConvNet",
+                      "ResidualConvNet", "CaptioningRNN", "CharMLPLM", "CharRNNLM"]

@@ -1,0 +1,141 @@
+"""Network visualisation through input gradients (CS182 / CS231n): a saliency map and a
+fooling image for a small conv net trained on scikit-learn's 8x8 digits.
+
+    python examples/visualize_saliency.py --out runs/saliency [--epochs 8] [--seed 0]
+
+Trains a ThreeLayerConvNet for a few epochs (Adam, seconds on a laptop), then writes
+- saliency.png: one validation image per class and |d score_y / d image|, the pixels whose
+  change would move the correct class's score most;
+- fooling.png: images nudged by gradient ascent on another class's score until the net
+  predicts that class, with the (magnified) change, which stays small.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from layers.backend import to_numpy  # noqa: E402
+from nets import ThreeLayerConvNet  # noqa: E402
+
+
+def load(seed: int):
+    """Digits as (N, 1, 8, 8) float32 in [0, 1], a shuffled 80/20 split, and the training
+    mean (subtracted from both parts; added back for display)."""
+    d = load_digits()
+    X = (d.images / 16.0).astype(np.float32)[:, None]
+    y = d.target.astype(np.int64)
+    order = np.random.default_rng(seed).permutation(len(y))
+    X, y = X[order], y[order]
+    n = int(0.8 * len(y))
+    mean = X[:n].mean(axis=0)
+    return X[:n] - mean, y[:n], X[n:] - mean, y[n:], mean
+
+
+def train(model, X, y, epochs: int, rng, batch_size=32, lr=5e-3, decay=0.8):
+    """Minibatch Adam (beta1 0.9, beta2 0.999), the learning rate decayed every epoch."""
+    state, t = {}, 0
+    for _ in tqdm(range(epochs), desc="training", disable=None):
+        order = rng.permutation(len(y))
+        for start in range(0, len(y), batch_size):
+            idx = order[start:start + batch_size]
+            _, grads = model.loss(X[idx], y[idx])
+            t += 1
+            for k, w in model.params.items():
+                m, v = state.get(k, (0.0, 0.0))
+                m = 0.9 * m + 0.1 * grads[k]
+                v = 0.999 * v + 0.001 * grads[k] ** 2
+                state[k] = (m, v)
+                step = lr * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+                model.params[k] = w - step.astype(w.dtype)
+        lr *= decay
+
+
+def saliency(model, X, y):
+    """|d score_y / dX|, the maximum over channels: (N, H, W)."""
+    onehot = np.eye(model.params["W3"].shape[1], dtype=np.float32)[y]
+    _, dX = model.input_gradient(X, onehot)
+    return np.abs(to_numpy(dX)).max(axis=1)
+
+
+def fool(model, x, target: int, step=0.05, max_iters=200):
+    """Gradient ascent on the target's score with a normalised step, until the net
+    predicts the target. Returns (image, iterations); x is (1, C, H, W)."""
+    onehot = np.eye(model.params["W3"].shape[1], dtype=np.float32)[[target]]
+    x = x.copy()
+    for i in range(max_iters):
+        scores, dX = model.input_gradient(x, onehot)
+        if int(np.argmax(to_numpy(scores))) == target:
+            return x, i
+        dX = to_numpy(dX)
+        x = x + step * dX / (np.linalg.norm(dX) + 1e-12)
+    return x, max_iters
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="runs/saliency", help="folder for the PNGs")
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--seed", type=int, default=0, help="data split, weights, minibatches")
+    args = ap.parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    rng = np.random.default_rng(args.seed)
+    Xtr, ytr, Xv, yv, mean = load(args.seed)
+    model = ThreeLayerConvNet(input_dim=(1, 8, 8), num_filters=32, filter_size=3,
+                              hidden_dim=128, weight_scale=0.05, reg=1e-4,
+                              seed=int(rng.integers(2**31)))
+    train(model, Xtr, ytr, args.epochs, rng)
+    pred = to_numpy(model.loss(Xv)).argmax(axis=1)
+    print(f"validation accuracy {np.mean(pred == yv):.4f} after {args.epochs} epochs")
+
+    # saliency: the first correctly classified validation image of each class (the
+    # first of the class if the net gets none of it right, after very short training)
+    idx = np.array([np.flatnonzero((yv == c) & (pred == c))[:1].tolist()
+                    + np.flatnonzero(yv == c)[:1].tolist() for c in range(10)])[:, 0]
+    sal = saliency(model, Xv[idx], yv[idx])
+    fig, axes = plt.subplots(2, 10, figsize=(12, 2.8))
+    for j, i in enumerate(idx):
+        axes[0, j].imshow((Xv[i] + mean)[0], cmap="gray_r")
+        axes[0, j].set_title(str(yv[i]))
+        axes[1, j].imshow(sal[j], cmap="hot")
+    for ax in axes.ravel():
+        ax.axis("off")
+    fig.suptitle("validation images (top) and saliency |d score_y / d pixel| (bottom)")
+    fig.savefig(os.path.join(args.out, "saliency.png"), dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+    # fooling images: each of five digits pushed to the next class
+    pairs = [(idx[c], (c + 1) % 10) for c in range(0, 10, 2)]
+    fig, axes = plt.subplots(3, len(pairs), figsize=(2.2 * len(pairs), 6.6))
+    for j, (i, target) in enumerate(pairs):
+        x = Xv[i:i + 1]
+        fooled, iters = fool(model, x, target)
+        now = int(to_numpy(model.loss(fooled)).argmax())
+        print(f"digit {yv[i]} -> predicted {now} (target {target}) after {iters} steps, "
+              f"max pixel change {np.abs(fooled - x).max():.3f}")
+        diff = (fooled - x)[0, 0]
+        axes[0, j].imshow((x + mean)[0, 0], cmap="gray_r", vmin=0, vmax=1)
+        axes[0, j].set_title(f"a {yv[i]}")
+        axes[1, j].imshow((fooled + mean)[0, 0], cmap="gray_r", vmin=0, vmax=1)
+        axes[1, j].set_title(f"predicted {now}")
+        axes[2, j].imshow(diff / (np.abs(diff).max() + 1e-12), cmap="bwr", vmin=-1, vmax=1)
+        axes[2, j].set_title("change (scaled)")
+    for ax in axes.ravel():
+        ax.axis("off")
+    fig.savefig(os.path.join(args.out, "fooling.png"), dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    print(f"wrote {args.out}/saliency.png and {args.out}/fooling.png")
+
+
+if __name__ == "__main__":
+    main()
