@@ -82,7 +82,16 @@ def _char_lm(a, vocab):
                      cell_type=LM_CELLS[a.net], reg=a.reg, dtype=a.dtype, seed=a.seed)
 
 
-NETS: dict[str, Callable] = {"fc": _fc, "two-layer": _two_layer, "conv": _conv}
+def _resnet(a, input_shape, num_classes):
+    from nets import ResidualConvNet
+
+    return ResidualConvNet(input_dim=tuple(input_shape), num_filters=a.num_filters,
+                           num_blocks=a.num_blocks, num_classes=num_classes,
+                           weight_scale=a.weight_scale, reg=a.reg, dtype=a.dtype, seed=a.seed)
+
+
+NETS: dict[str, Callable] = {"fc": _fc, "two-layer": _two_layer, "conv": _conv,
+                             "resnet": _resnet}
 # The language models take the text's vocabulary instead of (input_shape, classes).
 LM_CELLS = {"mlp-lm": "mlp", "rnn-lm": "rnn", "lstm-lm": "lstm", "gru-lm": "gru"}
 
@@ -93,9 +102,12 @@ NET_DEFAULTS: dict[str, dict] = {
                reg=1e-3, lr_decay=0.95),
     "two-layer": dict(hidden="100", weight_scale=0.1, lr=2e-3, epochs=30, batch_size=50,
                       reg=1e-3, lr_decay=0.95),
-    # ThreeLayerConvNet on digits: about 97-98 % validation accuracy in 15 epochs (~10 s)
-    "conv": dict(hidden="100", weight_scale=0.1, lr=2e-3, epochs=15, batch_size=50,
-                 reg=1e-3, lr_decay=0.95, num_filters=16, filter_size=3),
+    # ThreeLayerConvNet on digits: 0.988 validation accuracy in 15 epochs (~2 s)
+    "conv": dict(hidden="128", weight_scale=0.05, lr=5e-3, epochs=15, batch_size=32,
+                 reg=1e-4, lr_decay=0.8, num_filters=32, filter_size=3),
+    # ResidualConvNet (He-initialised when weight_scale is None)
+    "resnet": dict(weight_scale=None, lr=5e-3, epochs=10, batch_size=32, reg=1e-4,
+                   lr_decay=0.8, num_filters=16, num_blocks=2),
     # Character LMs on the pydoc topics (~0.42 M training characters). Same budget for
     # every cell: 6 epochs, 2048 predicted characters per update (the MLP takes 2048
     # contexts, the recurrent nets 32 sequences of 64), Adam with a cosine schedule and
@@ -110,14 +122,14 @@ _GLOBAL_DEFAULTS = dict(
     net="fc", data="digits", data_dir=None, num_train=None, epochs=10, lr=1e-3,
     update_rule="adam", batch_size=100, reg=0.0, seed=0, split_seed=0, hidden="100",
     weight_scale=1e-2, dropout_keep=1.0, normalization=None, num_filters=32, filter_size=7,
-    lr_decay=1.0, schedule="step", grad_clip=None, dtype="float32", backend=None,
+    lr_decay=1.0, schedule="step", grad_clip=None, num_blocks=2, dtype="float32", backend=None,
     print_every=0, quiet=False, out=None, resume=None, keep=3, threads=1, context=8,
     embed=24, seq_len=64, val_seq_len=256, sample_len=300, temperature=0.7, prefix="The ",
     max_chars=None)
 # Arguments that fix the net's shape: on --resume they come back from run.json.
 _ARCH = ("net", "data", "data_dir", "num_train", "split_seed", "hidden", "dropout_keep",
          "normalization", "num_filters", "filter_size", "dtype", "seed", "weight_scale",
-         "context", "embed", "seq_len", "val_seq_len", "max_chars")
+         "context", "embed", "seq_len", "val_seq_len", "max_chars", "num_blocks")
 
 
 def blas_threads(n: int | None):
@@ -171,6 +183,7 @@ def parser() -> argparse.ArgumentParser:
     add("--normalization", choices=["batchnorm", "layernorm"], help="fc: normalization layers")
     add("--num-filters", type=int, help="conv: number of filters")
     add("--filter-size", type=int, help="conv: filter size")
+    add("--num-blocks", type=int, help="resnet: residual blocks")
     add("--context", type=int, help="mlp-lm: characters of context")
     add("--embed", type=int, help="language models: character embedding size")
     add("--seq-len", type=int, help="rnn/lstm/gru-lm: training sequence length")

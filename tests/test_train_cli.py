@@ -175,3 +175,17 @@ def test_text_data_is_only_for_language_models(tmp_path):
         T.main(["--net", "fc", "--data", "text", "--out", str(tmp_path)])
     with pytest.raises(SystemExit, match="trains on --data text"):
         T.main(["--net", "lstm-lm", "--data", "digits", "--out", str(tmp_path)])
+
+
+def test_conv_default_reaches_98_percent_on_digits(tmp_path, capsys):
+    assert T.main(["--net", "conv", "--out", str(tmp_path), "-q"]) == 0
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["val_acc"] >= 0.98
+    assert_png(tmp_path / "filters.png")  # the real ThreeLayerConvNet's 4-D W1
+
+
+def test_resnet_one_epoch_keeps_batchnorm_state_in_its_checkpoint(tmp_path):
+    assert T.main(["--net", "resnet", "--epochs", "1", "--num-filters", "4",
+                   "--num-blocks", "1", "--out", str(tmp_path), "-q"]) == 0
+    with np.load(tmp_path / "model.npz", allow_pickle=False) as ck:
+        assert any("running_mean" in k for k in ck.files)
