@@ -214,7 +214,7 @@ def format_table(results: list[dict]) -> str:
                        for s, g in r.get("gflops", {}).items()) or "-"
         lines.append(f"| {r['workload']} | {r['shape']} | {r['op']} | {times} | {ratio} | {gf} |")
     if results:
-        lines.append(f"\nfloat32 matmul peak measured in this run: "
+        lines.append(f"\n{results[0]['dtype']} matmul peak measured in this run: "
                      f"{results[0]['peak_gflops']:.0f} GFLOP/s; {results[0]['threads']} "
                      f"threads; min over {results[0]['rounds']} rounds of per-run medians.")
     return "\n".join(lines)
