@@ -18,7 +18,7 @@ Method (why each step is here; the measurements are in the project's perf notes)
   multi-MB temporaries stop page-faulting on every call (it cost torch up to 8x).
 - Alternating rounds; the figure is the minimum over rounds of each round's median (the
   median resists outliers within a run, the minimum across runs resists a noisy run).
-- The float32 matmul peak is measured in the same run, for GFLOP/s as a % of it.
+- The matmul peak of the run's dtype is measured in the same run, for GFLOP/s as a % of it.
 """
 
 from __future__ import annotations
