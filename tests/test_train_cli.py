@@ -103,7 +103,8 @@ def test_filters_png_for_a_net_with_4d_first_layer(tmp_path, monkeypatch):
     out = tmp_path / "conv"
     assert T.main(["--net", "conv", "--epochs", "1", "--out", str(out), "-q"]) == 0
     assert_png(out / "filters.png")
-    assert load_checkpoint(out / "model.npz")["params"]["W1"].shape == (16, 1, 8, 8)
+    filters = T.NET_DEFAULTS["conv"]["num_filters"]  # the net built from --net conv's defaults
+    assert load_checkpoint(out / "model.npz")["params"]["W1"].shape == (filters, 1, 8, 8)
 
 
 def _has(name):
