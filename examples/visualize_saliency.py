@@ -13,7 +13,6 @@ Trains a ThreeLayerConvNet for a few epochs (Adam, seconds on a laptop), then wr
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 
@@ -23,11 +22,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
-from tqdm import tqdm  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from layers.backend import to_numpy  # noqa: E402
 from nets import ThreeLayerConvNet  # noqa: E402
+from optim import Solver  # noqa: E402
 
 
 def load(seed: int):
@@ -43,23 +43,11 @@ def load(seed: int):
     return X[:n] - mean, y[:n], X[n:] - mean, y[n:], mean
 
 
-def train(model, X, y, epochs: int, rng, batch_size=32, lr=5e-3, decay=0.8):
-    """Minibatch Adam (beta1 0.9, beta2 0.999), the learning rate decayed every epoch."""
-    state, t = {}, 0
-    for _ in tqdm(range(epochs), desc="training", disable=None):
-        order = rng.permutation(len(y))
-        for start in range(0, len(y), batch_size):
-            idx = order[start:start + batch_size]
-            _, grads = model.loss(X[idx], y[idx])
-            t += 1
-            for k, w in model.params.items():
-                m, v = state.get(k, (0.0, 0.0))
-                m = 0.9 * m + 0.1 * grads[k]
-                v = 0.999 * v + 0.001 * grads[k] ** 2
-                state[k] = (m, v)
-                step = lr * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
-                model.params[k] = w - step.astype(w.dtype)
-        lr *= decay
+def train(model, data, epochs: int, seed: int):
+    """Adam through the kit's Solver, the learning rate decayed by 0.8 every epoch."""
+    Solver(model, data, update_rule="adam", optim_config={"learning_rate": 5e-3},
+           lr_decay=0.8, batch_size=32, num_epochs=epochs, seed=seed,
+           verbose=False).train()
 
 
 def saliency(model, X, y):
@@ -95,13 +83,9 @@ def main(argv=None):
     model = ThreeLayerConvNet(input_dim=(1, 8, 8), num_filters=32, filter_size=3,
                               hidden_dim=128, weight_scale=0.05, reg=1e-4,
                               seed=int(rng.integers(2**31)))
-    try:  # tiny GEMMs: one BLAS thread is several times faster than two here
-        from threadpoolctl import threadpool_limits
-        one_thread = threadpool_limits(limits=1, user_api="blas")
-    except ImportError:
-        one_thread = contextlib.nullcontext()
-    with one_thread:
-        train(model, Xtr, ytr, args.epochs, rng)
+    with threadpool_limits(limits=1, user_api="blas"):  # tiny GEMMs: 1 thread is faster
+        train(model, {"X_train": Xtr, "y_train": ytr, "X_val": Xv, "y_val": yv},
+              args.epochs, seed=args.seed)
     pred = to_numpy(model.loss(Xv)).argmax(axis=1)
     print(f"validation accuracy {np.mean(pred == yv):.4f} after {args.epochs} epochs")
 

@@ -99,6 +99,99 @@ register(LayerSpec("multihead_attention", L.multihead_attention_forward,
                    lambda dt: S.multihead_attention_inputs(dtype=dt), _mha_make))
 
 
+# --- fully connected stack --------------------------------------------------------------
+
+
+def _dropout_make(rng, dtype):
+    x = _normal(rng, (64, 32, 16), dtype)
+    return LayerCase((x, {"p": 0.7, "mode": "train", "seed": 3}), _normal(rng, x.shape, dtype))
+
+
+def _norm_make(N, D):
+    def make(rng, dtype):
+        x = _normal(rng, (N, D), dtype)
+        gamma, beta = 1 + 0.1 * _normal(rng, (D,), dtype), _normal(rng, (D,), dtype)
+        return LayerCase((x, gamma, beta, {"mode": "train"}), _normal(rng, (N, D), dtype))
+    return make
+
+
+def _affine_norm_relu_make(rng, dtype):
+    x, w, b = _normal(rng, (64, 4, 32), dtype), _normal(rng, (128, 96), dtype), \
+        _normal(rng, (96,), dtype)
+    gamma, beta = 1 + 0.1 * _normal(rng, (96,), dtype), _normal(rng, (96,), dtype)
+    return LayerCase((x, w, b, gamma, beta, {"mode": "train"}), _normal(rng, (64, 96), dtype))
+
+
+register(LayerSpec("dropout", L.dropout_forward, L.dropout_backward,
+                   lambda dt: S.dropout_inputs(dtype=dt), _dropout_make, linear=(0, ())))
+register(LayerSpec("batchnorm", L.batchnorm_forward, L.batchnorm_backward,
+                   lambda dt: S.batchnorm_inputs(dtype=dt), _norm_make(256, 128),
+                   alt_backwards=(L.batchnorm_backward_alt,)))
+register(LayerSpec("layernorm", L.layernorm_forward, L.layernorm_backward,
+                   lambda dt: S.layernorm_inputs(dtype=dt), _norm_make(128, 256)))
+register(LayerSpec("affine_relu", L.affine_relu_forward, L.affine_relu_backward,
+                   lambda dt: S.affine_relu_inputs(dtype=dt), _affine_make))
+register(LayerSpec("affine_bn_relu", L.affine_bn_relu_forward, L.affine_bn_relu_backward,
+                   lambda dt: S.affine_bn_relu_inputs(dtype=dt), _affine_norm_relu_make))
+register(LayerSpec("affine_ln_relu", L.affine_ln_relu_forward, L.affine_ln_relu_backward,
+                   lambda dt: S.affine_ln_relu_inputs(dtype=dt), _affine_norm_relu_make))
+
+# --- recurrent ---
+
+
+def _cell_make(cell: str, seq: bool):
+    """A medium case: N=8, T=6, D=16, H=24; weights scaled so the gates are not saturated."""
+    k = {"rnn": 1, "gru": 3, "lstm": 4}[cell]
+
+    def make(rng, dtype):
+        N, T, D, H = 8, 6, 16, 24
+        x = _normal(rng, (N, T, D) if seq else (N, D), dtype)
+        state = [_normal(rng, (N, H), dtype)] * (2 if cell == "lstm" and not seq else 1)
+        state = [s * (j + 1) for j, s in enumerate(state)]  # h and c differ
+        W = [(_normal(rng, s, dtype) * 0.2).astype(dtype) for s in
+             [(D, k * H), (H, k * H), (k * H,)]]
+        dout = _normal(rng, (N, T, H) if seq else (N, H), dtype)
+        if cell == "lstm" and not seq:
+            dout = (dout, _normal(rng, (N, H), dtype))
+        return LayerCase((x, *state, *W), dout)
+    return make
+
+
+for _cell in ("rnn", "lstm", "gru"):
+    for _seq in (False, True):
+        _name = _cell if _seq else f"{_cell}_step"
+        register(LayerSpec(
+            _name, getattr(L, f"{_name}_forward"), getattr(L, f"{_name}_backward"),
+            (lambda c, q: lambda dt: S.recurrent_inputs(c, seq=q, dtype=dt))(_cell, _seq),
+            _cell_make(_cell, _seq)))
+
+
+def _embedding_make(rng, dtype):
+    x = rng.integers(0, 50, (16, 20))  # (N, T) ids with many repeats
+    return LayerCase((x, _normal(rng, (50, 32), dtype)), _normal(rng, (16, 20, 32), dtype))
+
+
+def _temporal_affine_make(rng, dtype):
+    x, w, b = _normal(rng, (8, 12, 32), dtype), _normal(rng, (32, 40), dtype), \
+        _normal(rng, (40,), dtype)
+    return LayerCase((x, w, b), _normal(rng, (8, 12, 40), dtype))
+
+
+def _temporal_loss_make(rng, dtype):
+    x = _normal(rng, (16, 12, 60), dtype)
+    return LayerCase((x, rng.integers(0, 60, (16, 12)), rng.random((16, 12)) < 0.7))
+
+
+register(LayerSpec("word_embedding", L.word_embedding_forward, L.word_embedding_backward,
+                   lambda dt: S.word_embedding_inputs(dtype=dt), _embedding_make,
+                   linear=(1, ())))
+register(LayerSpec("temporal_affine", L.temporal_affine_forward, L.temporal_affine_backward,
+                   lambda dt: S.temporal_affine_inputs(dtype=dt), _temporal_affine_make,
+                   linear=(0, (2,))))
+register(LayerSpec("temporal_softmax_loss", L.temporal_softmax_loss, None,
+                   lambda dt: S.temporal_softmax_loss_inputs(dtype=dt), _temporal_loss_make,
+                   kind="loss"))
+
 def registered_functions() -> set:
     """Every forward/backward/loss function object the registry covers."""
     fns = set()

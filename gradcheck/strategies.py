@@ -32,6 +32,8 @@ __all__ = [
     "conv_geometry", "conv_inputs", "pool_inputs", "spatial_batchnorm_inputs",
     "spatial_groupnorm_inputs", "conv_sandwich_inputs",
     "attention_inputs", "multihead_attention_inputs",
+    "recurrent_inputs", "token_ids", "word_embedding_inputs", "temporal_affine_inputs",
+    "temporal_softmax_loss_inputs",
 ]
 
 
@@ -348,3 +350,214 @@ def multihead_attention_inputs(draw, dtype=np.float64):
               for i, k in enumerate(MHA_KEYS)}
     mask = draw(st.one_of(st.none(), _mask((S_, T_))))
     return LayerCase((query, key, value, params, h, mask), draw(upstream((N, S_, E), dtype)))
+
+
+# --- fully connected: dropout, batchnorm, layernorm, sandwiches -------------------------
+
+__all__ += [
+    "dropout_inputs", "batchnorm_inputs", "layernorm_inputs", "affine_relu_inputs",
+    "affine_bn_relu_inputs", "affine_ln_relu_inputs",
+]
+
+
+@st.composite
+def dropout_inputs(draw, dtype=np.float64, mode=None):
+    """x of rank 1..3; dropout_param with a keep probability p in [0.2, 1], a mode
+    ('train' mostly) and always a seed, so the forward is a fixed function of x."""
+    shape = tuple(draw(st.lists(dims(1, 4), min_size=1, max_size=3)))
+    x = draw(generic_arrays(shape, dtype=dtype, salt=1))
+    p = draw(st.one_of(st.just(1.0), st.floats(0.2, 1.0)))
+    if mode is None:
+        mode = draw(st.sampled_from(["train", "train", "train", "test"]))
+    seed = draw(seeds)
+    # at least one element kept, else the check is vacuous (dropout_forward documents
+    # its train mask as default_rng(seed).random(x.shape) < p)
+    assume(mode == "test" or np.any(np.random.default_rng(seed).random(shape) < p))
+    param = {"p": p, "mode": mode, "seed": seed}
+    return LayerCase((x, param), draw(upstream(shape, dtype)))
+
+
+@st.composite
+def _norm_params(draw, D, dtype):
+    """gamma (signed, away from 0) and beta, both (D,)."""
+    gamma = draw(generic_arrays((D,), low=0.2, high=2.0, dtype=dtype, salt=4))
+    beta = draw(generic_arrays((D,), dtype=dtype, salt=5))
+    return gamma, beta
+
+
+@st.composite
+def batchnorm_inputs(draw, dtype=np.float64, mode=None):
+    """x (N, D) with N >= 2 and every column non-constant (generic values are distinct,
+    and far apart compared with sqrt(eps)); gamma, beta (D,); bn_param with a mode
+    ('train' mostly; 'test' with drawn running statistics), sometimes eps and momentum.
+
+    Below float64, N >= 3: with two examples xhat is +-1 whatever x, dx is a difference
+    of nearly equal terms, and in float32 it is rounding noise (the fidelity test fails
+    on a correct layer)."""
+    N, D = draw(dims(2 if np.dtype(dtype) == np.float64 else 3, 5)), draw(dims(1, 4))
+    x = draw(generic_arrays((N, D), dtype=dtype, salt=1))
+    gamma, beta = draw(_norm_params(D, dtype))
+    if mode is None:
+        mode = draw(st.sampled_from(["train", "train", "train", "test"]))
+    param = {"mode": mode}
+    if draw(st.booleans()):
+        param["eps"] = draw(st.sampled_from([1e-5, 1e-3]))
+        param["momentum"] = draw(st.sampled_from([0.9, 0.5]))
+    if mode == "test" or draw(st.booleans()):
+        param["running_mean"] = draw(generic_arrays((D,), dtype=dtype, salt=6))
+        param["running_var"] = draw(generic_arrays((D,), low=0.5, high=2.0, signed=False,
+                                                   dtype=dtype, salt=7))
+    return LayerCase((x, gamma, beta, param), draw(upstream((N, D), dtype)))
+
+
+@st.composite
+def layernorm_inputs(draw, dtype=np.float64):
+    """x (N, D) with D >= 2 (D >= 3 below float64, as for batchnorm's N) and every row
+    non-constant; gamma, beta (D,); ln_param."""
+    N, D = draw(dims(1, 4)), draw(dims(2 if np.dtype(dtype) == np.float64 else 3, 5))
+    x = draw(generic_arrays((N, D), dtype=dtype, salt=1))
+    gamma, beta = draw(_norm_params(D, dtype))
+    param = draw(st.sampled_from([{}, {"eps": 1e-5}, {"eps": 1e-3}]))
+    return LayerCase((x, gamma, beta, dict(param)), draw(upstream((N, D), dtype)))
+
+
+def _normalise(a, axis, eps=1e-5):
+    """(a - mean) / sqrt(var + eps) along ``axis``: only used to keep drawn sandwich
+    inputs away from relu's kink."""
+    c = a - a.mean(axis=axis, keepdims=True)
+    return c / np.sqrt((c * c).mean(axis=axis, keepdims=True) + eps)
+
+
+@st.composite
+def affine_relu_inputs(draw, dtype=np.float64):
+    """affine_inputs whose pre-activations x @ w + b are all at least 1e-2 from 0, and
+    not all negative."""
+    case = draw(affine_inputs(dtype=dtype))
+    x, w, b = case.inputs
+    a = x.reshape(x.shape[0], -1) @ w + b
+    assume(np.min(np.abs(a)) > 1e-2)
+    assume(np.any(a > 0))  # some unit alive, else every gradient is 0 (a vacuous check)
+    return case
+
+
+@st.composite
+def _affine_norm_relu(draw, dtype, axis, min_n, min_m):
+    N, M = draw(dims(min_n, 4)), draw(dims(min_m, 4))
+    rest = draw(st.lists(dims(1, 3), min_size=1, max_size=2))
+    x = draw(generic_arrays((N, *rest), dtype=dtype, salt=1))
+    w = draw(generic_arrays((math.prod(rest), M), dtype=dtype, salt=2))
+    b = draw(generic_arrays((M,), dtype=dtype, salt=3))
+    gamma, beta = draw(_norm_params(M, dtype))
+    x2 = x.reshape(N, -1).astype(np.float64)
+    if axis == 0:
+        # batchnorm (b cancels): scale each column of w so its column of x @ w has a std
+        # near 1, within a factor 4 (the rescaled values stay generic)
+        std = (x2 @ w).std(axis=0)
+        w = (w * np.clip(1.0 / np.maximum(std, 1e-12), 0.25, 4.0)).astype(dtype)
+    a = x2 @ w + b  # (N, M)
+    # The normaliser multiplies rounding noise by gamma / std: a float32 call stays within
+    # a few ulps of the float64 one (the checker's fidelity test) only if no normalised
+    # slice has a small std
+    assume(np.min(a.std(axis=axis)) >= 0.8)
+    pre = gamma * _normalise(a, axis) + beta  # the relu's input
+    assume(np.min(np.abs(pre)) > 1e-2)  # off relu's kink
+    assume(np.any(pre > 0))  # some unit alive, else every gradient is 0
+    return (x, w, b, gamma, beta), draw(upstream((N, M), dtype))
+
+
+@st.composite
+def affine_bn_relu_inputs(draw, dtype=np.float64):
+    """x (N, ...) with N >= 3 (with 2 examples batchnorm saturates at +-1 and its
+    gradient is all rounding noise), w, b, gamma, beta and bn_param {'mode': 'train'}; every
+    column of the affine output has a std of at least 0.8, and the relu input no value
+    near 0."""
+    inputs, dout = draw(_affine_norm_relu(dtype, axis=0, min_n=3, min_m=1))
+    return LayerCase((*inputs, {"mode": "train"}), dout)
+
+
+@st.composite
+def affine_ln_relu_inputs(draw, dtype=np.float64):
+    """As affine_bn_relu_inputs for layernorm: M >= 3 (with 2 features layernorm
+    saturates at +-1 and its gradient vanishes), every row's std at least 0.8."""
+    inputs, dout = draw(_affine_norm_relu(dtype, axis=1, min_n=1, min_m=3))
+    return LayerCase((*inputs, {}), dout)
+
+# --- recurrent ---
+# Tiny sizes (N <= 3, T <= 4, D, H <= 4, V <= 6) keep hypothesis's 100 CI examples fast.
+# Weights are drawn smaller than inputs (|w| <= 0.5) so the gates are not all saturated:
+# a saturated tanh has a near-zero derivative and the check would test little.
+
+_GATE_BLOCKS = {"rnn": 1, "gru": 3, "lstm": 4}
+
+
+@st.composite
+def recurrent_inputs(draw, cell: str = "lstm", seq: bool = True, dtype=np.float64,
+                     max_side: int = 4):
+    """Inputs of a recurrent step or sequence: ``cell`` in 'rnn', 'gru', 'lstm'.
+
+    - seq=True: (x (N, T, D), h0 (N, H), Wx (D, kH), Wh (H, kH), b (kH,)), dout (N, T, H),
+      T >= 1.
+    - seq=False: (x (N, D), prev_h (N, H)[, prev_c (N, H) for lstm], Wx, Wh, b), dout
+      next_h's (N, H) (and next_c's for lstm, as a tuple of two).
+    k = 1 (rnn), 3 (gru), 4 (lstm).
+    """
+    k = _GATE_BLOCKS[cell]
+    N = draw(dims(1, 3))
+    T = draw(dims(1, max_side))
+    D = draw(dims(1, max_side))
+    H = draw(dims(1, max_side))
+    x = draw(generic_arrays((N, T, D) if seq else (N, D), dtype=dtype, salt=1))
+    state = [draw(generic_arrays((N, H), dtype=dtype, salt=2))]
+    if cell == "lstm" and not seq:
+        state.append(draw(generic_arrays((N, H), dtype=dtype, salt=3)))
+    Wx = draw(generic_arrays((D, k * H), low=0.05, high=0.5, dtype=dtype, salt=4))
+    Wh = draw(generic_arrays((H, k * H), low=0.05, high=0.5, dtype=dtype, salt=5))
+    b = draw(generic_arrays((k * H,), low=0.05, high=0.5, dtype=dtype, salt=6))
+    if seq:
+        dout = draw(upstream((N, T, H), dtype))
+    elif cell == "lstm":
+        dout = (draw(upstream((N, H), dtype)),
+                draw(generic_arrays((N, H), dtype=dtype, salt=98)))  # unlike dnext_h
+    else:
+        dout = draw(upstream((N, H), dtype))
+    return LayerCase((x, *state, Wx, Wh, b), dout, {"N": N, "T": T, "D": D, "H": H})
+
+
+def token_ids(shape, V: int):
+    """An int64 array of ``shape`` with values in [0, V) (repeats allowed, and likely)."""
+    n = math.prod(shape)
+    return st.lists(st.integers(0, V - 1), min_size=n, max_size=n).map(
+        lambda vals: np.asarray(vals, dtype=np.int64).reshape(shape))
+
+
+@st.composite
+def word_embedding_inputs(draw, dtype=np.float64):
+    """x (N, T) token ids in [0, V), W (V, D); dout (N, T, D). Repeated ids are common
+    (V <= 6), which is what tests the backward's accumulation."""
+    N, T, V, D = draw(dims(1, 3)), draw(dims(1, 4)), draw(dims(1, 6)), draw(dims(1, 4))
+    x = draw(token_ids((N, T), V))
+    W = draw(generic_arrays((V, D), dtype=dtype, salt=1))
+    return LayerCase((x, W), draw(upstream((N, T, D), dtype)))
+
+
+@st.composite
+def temporal_affine_inputs(draw, dtype=np.float64):
+    """x (N, T, D), w (D, M), b (M,); dout (N, T, M)."""
+    N, T, D, M = draw(dims(1, 3)), draw(dims(1, 4)), draw(dims(1, 4)), draw(dims(1, 6))
+    x = draw(generic_arrays((N, T, D), dtype=dtype, salt=1))
+    w = draw(generic_arrays((D, M), dtype=dtype, salt=2))
+    b = draw(generic_arrays((M,), dtype=dtype, salt=3))
+    return LayerCase((x, w, b), draw(upstream((N, T, M), dtype)))
+
+
+@st.composite
+def temporal_softmax_loss_inputs(draw, dtype=np.float64):
+    """Scores x (N, T, V), targets y (N, T) in [0, V), and a bool mask (N, T) with at
+    least one step set (an all-False mask has a zero loss and a zero gradient)."""
+    N, T, V = draw(dims(1, 3)), draw(dims(1, 4)), draw(dims(2, 6))
+    x = draw(generic_arrays((N, T, V), low=0.0, high=3.0, dtype=dtype, salt=1))
+    y = draw(token_ids((N, T), V))
+    flags = draw(st.lists(st.booleans(), min_size=N * T, max_size=N * T))
+    mask = np.asarray(flags, dtype=bool).reshape(N, T)
+    mask.flat[draw(st.integers(0, N * T - 1))] = True
+    return LayerCase((x, y, mask))

@@ -1,5 +1,10 @@
 """Nets composed from ``layers``: each holds ``params`` and has ``loss(X, y=None)``."""
 
+from .base import Model
+from .captioning import CaptioningRNN
+from .char_lm import CharMLPLM, CharRNNLM
 from .conv import ResidualConvNet, ThreeLayerConvNet
+from .fc import FullyConnectedNet, TwoLayerNet
 
-__all__: list[str] = ["ThreeLayerConvNet", "ResidualConvNet"]
+__all__: list[str] = ["Model", "TwoLayerNet", "FullyConnectedNet", "ThreeLayerConvNet",
+                      "ResidualConvNet", "CaptioningRNN", "CharMLPLM", "CharRNNLM"]

@@ -22,6 +22,8 @@ from layers.losses import softmax_loss
 from layers.pool import global_avg_pool_backward, global_avg_pool_forward
 from layers.spatial_norm import spatial_batchnorm_backward, spatial_batchnorm_forward
 
+from .base import Model
+
 __all__ = ["ThreeLayerConvNet", "ResidualConvNet"]
 
 
@@ -44,7 +46,7 @@ def _labels_or_scores(fn: str, X, input_dim):
                          f"input_dim); got {got}")
 
 
-class ThreeLayerConvNet:
+class ThreeLayerConvNet(Model):
     """conv - relu - 2x2 max pool - affine - relu - affine - softmax (CS231n).
 
     The conv keeps the spatial size (stride 1, pad (filter_size - 1) // 2, so an odd
@@ -58,10 +60,11 @@ class ThreeLayerConvNet:
 
     def __init__(self, input_dim=(3, 32, 32), num_filters=32, filter_size=7, hidden_dim=100,
                  num_classes=10, weight_scale=1e-3, reg=0.0, dtype=np.float32, seed=None):
+        super().__init__(dtype)
+        dtype = self.dtype
         C, H, W = input_dim
         self.input_dim = (C, H, W)
         self.reg = reg
-        self.dtype = dtype
         self.conv_param = {"stride": 1, "pad": (filter_size - 1) // 2}
         self.pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
         fn = "ThreeLayerConvNet"
@@ -141,7 +144,7 @@ class ThreeLayerConvNet:
         return scores, dX
 
 
-class ResidualConvNet:
+class ResidualConvNet(Model):
     """A small residual conv net (the ResNet idea at digits / CIFAR-10 scale).
 
     stem:   conv 3x3 (C -> F) - spatial batchnorm - relu
@@ -157,11 +160,12 @@ class ResidualConvNet:
 
     def __init__(self, input_dim=(3, 32, 32), num_filters=16, num_blocks=2, num_classes=10,
                  weight_scale=None, reg=0.0, dtype=np.float32, seed=None):
+        super().__init__(dtype)
+        dtype = self.dtype
         C, H, W = input_dim
         self.input_dim = (C, H, W)
         self.num_blocks = num_blocks
         self.reg = reg
-        self.dtype = dtype
         self.conv_param = {"stride": 1, "pad": 1}
         F = num_filters
         L = 1 + 2 * num_blocks
@@ -181,6 +185,10 @@ class ResidualConvNet:
                                                          scale=scale)
         self.params[f"b{L + 1}"] = xp.zeros(num_classes, dtype=dtype)
         self.bn_params = [{"mode": "train"} for _ in range(L)]
+
+    def state_dicts(self) -> list[dict]:
+        """The batchnorm running statistics: saved in checkpoints, moved by ``to``."""
+        return self.bn_params
 
     def _conv_bn(self, a, i, p, mode, relu):
         """conv i (no bias) -> batchnorm i [-> relu]; returns (out, cache)."""

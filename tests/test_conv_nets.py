@@ -17,12 +17,9 @@ from tests.helpers import host
 def one_blas_thread():
     """Small-net training is many tiny GEMMs: with 2 BLAS threads the threads' handoffs
     cost more than the work (the 98 % run took 22 s instead of 1.5-3 s, worse on a busy
-    machine). threadpoolctl comes with scikit-learn."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        yield
-        return
+    machine)."""
+    from threadpoolctl import threadpool_limits
+
     with threadpool_limits(limits=1, user_api="blas"):
         yield
 

@@ -1,0 +1,139 @@
+"""PNG plots of a training run and of a hyperparameter search.
+
+Drawn with matplotlib's Agg canvas on ``Figure`` objects: no pyplot, no window, no change
+to the caller's matplotlib backend, so the functions work on a headless machine and inside
+a notebook alike.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+__all__ = ["plot_loss", "plot_accuracy", "plot_filters", "plot_search", "filter_grid"]
+
+
+def _figure(width=6.4, height=4.0):
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _smooth(values: np.ndarray, window: int) -> np.ndarray:
+    """Running mean over ``window`` steps (shorter at the start), to see the trend."""
+    c = np.cumsum(np.insert(values, 0, 0.0))
+    idx = np.arange(1, len(values) + 1)
+    lo = np.maximum(idx - window, 0)
+    return (c[idx] - c[lo]) / (idx - lo)
+
+
+def plot_loss(history: dict, path: str, title: str = "training loss") -> None:
+    """Loss per step (faint) and its running mean, against epochs; learning rate on the right."""
+    loss = np.asarray(history["loss"], float)
+    epoch = np.asarray(history["epoch"], float)
+    fig = _figure()
+    ax = fig.add_subplot()
+    if len(loss):
+        ax.plot(epoch, loss, color="tab:blue", alpha=0.3, lw=0.8, label="minibatch loss")
+        window = max(1, min(50, history.get("iterations_per_epoch", 10)))
+        ax.plot(epoch, _smooth(loss, window), color="tab:blue", lw=2,
+                label=f"running mean ({window} steps)")
+        if np.all(loss > 0) and loss.max() / loss.min() > 30:
+            ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    lr = np.asarray(history.get("lr", []), float)
+    if len(lr) == len(loss) and len(lr) and np.ptp(lr) > 0:
+        ax2 = ax.twinx()
+        ax2.plot(epoch, lr, color="tab:gray", ls="--", lw=1, label="learning rate")
+        ax2.set_ylabel("learning rate", color="tab:gray")
+        ax2.legend(loc="center right", fontsize=8)
+    ax.legend(loc="upper right", fontsize=8)
+    fig.savefig(path)
+
+
+def plot_accuracy(history: dict, path: str, title: str = "accuracy") -> None:
+    """Train and validation accuracy at each check, against epochs."""
+    x = np.asarray(history["acc_epoch"], float)
+    fig = _figure()
+    ax = fig.add_subplot()
+    ax.plot(x, history["train_acc"], "o-", ms=3, label="train")
+    ax.plot(x, history["val_acc"], "s-", ms=3, label="validation")
+    best = history.get("best_val_acc")
+    if best is not None:
+        ax.axhline(best, color="tab:orange", ls=":", lw=1, label=f"best val {best:.3f}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.savefig(path)
+
+
+def filter_grid(w: np.ndarray, pad: int = 1) -> np.ndarray:
+    """Tile filters ``(F, C, HH, WW)`` into one image ``(rows*(HH+pad), cols*(WW+pad), C)``.
+
+    Each filter is scaled to [0, 1] on its own (its sign and contrast are what matter);
+    C must be 1 or 3. The gaps are left at 1 (white).
+    """
+    w = np.asarray(w, np.float64)
+    if w.ndim != 4 or w.shape[1] not in (1, 3):
+        raise ValueError(f"filter_grid: w must be (F, C, HH, WW) with C = 1 or 3; got {w.shape}")
+    F, C, HH, WW = w.shape
+    cols = math.ceil(math.sqrt(F))
+    rows = math.ceil(F / cols)
+    grid = np.ones((rows * (HH + pad) - pad, cols * (WW + pad) - pad, C))
+    lo = w.min(axis=(1, 2, 3), keepdims=True)
+    span = np.maximum(w.max(axis=(1, 2, 3), keepdims=True) - lo, 1e-12)
+    scaled = (w - lo) / span
+    for f in range(F):
+        r, c = divmod(f, cols)
+        grid[r * (HH + pad):r * (HH + pad) + HH, c * (WW + pad):c * (WW + pad) + WW] = \
+            scaled[f].transpose(1, 2, 0)
+    return grid
+
+
+def plot_filters(w: np.ndarray, path: str, title: str = "first-layer filters") -> None:
+    """The filters ``(F, C, HH, WW)`` as a grid of images (grey for C = 1, RGB for C = 3)."""
+    grid = filter_grid(w)
+    fig = _figure(5, 5)
+    ax = fig.add_subplot()
+    if grid.shape[2] == 1:
+        ax.imshow(grid[:, :, 0], cmap="gray", interpolation="nearest", vmin=0, vmax=1)
+    else:
+        ax.imshow(grid, interpolation="nearest")
+    ax.set_title(f"{title} ({w.shape[2]}x{w.shape[3]})")
+    ax.axis("off")
+    fig.savefig(path)
+
+
+def plot_search(results: list[dict], path: str, title: str = "random search") -> None:
+    """Learning rate vs regularisation (log axes), each trial coloured by validation accuracy.
+
+    ``results``: dicts with keys lr, reg, val_acc (and hidden, shown as the marker size).
+    """
+    lr = np.array([r["lr"] for r in results], float)
+    reg = np.array([r["reg"] for r in results], float)
+    acc = np.array([r["val_acc"] for r in results], float)
+    hidden = np.array([r.get("hidden", 1) for r in results], float)
+    sizes = 30 + 120 * (hidden - hidden.min()) / max(np.ptp(hidden), 1)
+    fig = _figure()
+    ax = fig.add_subplot()
+    sc = ax.scatter(lr, reg, c=acc, s=sizes, cmap="viridis", edgecolors="k", linewidths=0.5)
+    best = int(np.argmax(acc))
+    ax.scatter(lr[best], reg[best], s=sizes[best] * 3, facecolors="none", edgecolors="red",
+               linewidths=1.5, label=f"best: val {acc[best]:.3f}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("regularisation (reg)")
+    ax.set_title(f"{title}: {len(results)} trials (marker size: hidden size)")
+    ax.legend(loc="best", fontsize=8)
+    fig.colorbar(sc, ax=ax, label="validation accuracy")
+    fig.savefig(path)

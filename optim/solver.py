@@ -1,0 +1,395 @@
+"""The Solver: minibatch training of any model that keeps the CS231n contract.
+
+A model is anything with ``params`` (a dict of arrays) and ``loss(X, y=None)``: scores
+without labels, ``(loss, grads)`` with them. The Solver never imports ``nets``.
+
+    solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": 1e-3},
+                    num_epochs=10, batch_size=100, seed=0, checkpoint_name="runs/fc")
+    solver.train()
+    solver.best_val_acc, solver.loss_history, solver.val_acc_history
+
+Beyond CS231n: ``seed`` (same seed, same run: the minibatch order and the accuracy
+subsamples come from one ``numpy.random.Generator``), ``grad_clip`` (max global gradient
+norm), ``schedule`` ('step' uses ``lr_decay`` per epoch; 'cosine' anneals to ``lr_min``
+over the run), a tqdm progress bar when ``verbose``, ``lr_history``, a stop with
+``TrainingDivergedError`` on a non-finite loss, gradient or parameter, and checkpoints that
+``Solver.resume`` continues exactly.
+
+Epochs are real passes: each epoch draws a permutation of the training set and walks it in
+``N // batch_size`` minibatches (the remainder differs each epoch).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from layers.backend import default_rng, get_xp, is_array, to_numpy, to_xp
+
+from . import rules as _rules
+from .checkpoint import load_checkpoint, save_checkpoint
+from .schedules import SCHEDULES, cosine
+
+__all__ = ["Solver", "TrainingDivergedError"]
+
+_SETTINGS = {  # every keyword the Solver takes, with its default
+    "update_rule": "sgd", "optim_config": None, "lr_decay": 1.0, "batch_size": 100,
+    "num_epochs": 10, "num_train_samples": 1000, "num_val_samples": None,
+    "checkpoint_name": None, "print_every": 10, "verbose": True, "seed": None,
+    "grad_clip": None, "schedule": "step", "lr_min": 0.0, "restore_best": True,
+    "keep_checkpoints": None,
+}
+
+
+class TrainingDivergedError(FloatingPointError):
+    """A non-finite loss, gradient or parameter stopped training.
+
+    Attributes: ``epoch`` (1-based, the epoch in progress), ``iteration`` (1-based step),
+    ``parameter`` ('loss' or the param's name), ``checkpoint`` (the last good checkpoint's
+    path, or None). The model keeps the params of the last finite step.
+    """
+
+    def __init__(self, message, *, epoch, iteration, parameter, checkpoint):
+        super().__init__(message)
+        self.epoch, self.iteration = epoch, iteration
+        self.parameter, self.checkpoint = parameter, checkpoint
+
+
+def _first_nonfinite(named: dict) -> str | None:
+    """The first name whose array holds a nan or inf (one reduction per array, one sync)."""
+    if not named:
+        return None
+    xp = get_xp(*named.values())
+    flags = to_numpy(xp.stack([xp.isfinite(a).all() for a in named.values()]))
+    for name, ok in zip(named, flags, strict=True):
+        if not ok:
+            return name
+    return None
+
+
+class Solver:
+    """Train ``model`` on ``data`` (keys X_train, y_train, X_val, y_val) with SGD-family rules.
+
+    Keywords (CS231n): update_rule (name in optim.rules or a callable), optim_config,
+    lr_decay=1.0, batch_size=100, num_epochs=10, num_train_samples=1000,
+    num_val_samples=None, checkpoint_name=None, print_every=10, verbose=True.
+    Added: seed=None, grad_clip=None (max global L2 norm of the gradients),
+    schedule='step' or 'cosine', lr_min=0.0 (cosine's floor), restore_best=True (put
+    best_params into the model when training ends, as CS231n does), keep_checkpoints=None
+    (keep only the newest k checkpoint files this Solver wrote; None keeps all).
+    """
+
+    def __init__(self, model, data, **kwargs):
+        unknown = sorted(set(kwargs) - set(_SETTINGS))
+        if unknown:
+            raise TypeError(f"Solver: unrecognized arguments {unknown}; "
+                            f"known: {sorted(_SETTINGS)}")
+        missing = [k for k in ("X_train", "y_train", "X_val", "y_val") if k not in data]
+        if missing:
+            raise ValueError(f"Solver: data is missing {missing}; it needs X_train, y_train, "
+                             f"X_val, y_val; got {sorted(data)}")
+        self.model = model
+        self.X_train, self.y_train = data["X_train"], data["y_train"]
+        self.X_val, self.y_val = data["X_val"], data["y_val"]
+        for name in ("train", "val"):
+            X, y = data[f"X_{name}"], data[f"y_{name}"]
+            if X.shape[0] != y.shape[0]:
+                raise ValueError(f"Solver: X_{name} has {X.shape[0]} examples but y_{name} "
+                                 f"has {y.shape[0]}")
+        s = {**_SETTINGS, **kwargs}
+        self.optim_config = dict(s["optim_config"] or {})
+        self.lr_decay, self.lr_min = float(s["lr_decay"]), float(s["lr_min"])
+        self.batch_size, self.num_epochs = int(s["batch_size"]), int(s["num_epochs"])
+        self.num_train_samples, self.num_val_samples = (s["num_train_samples"],
+                                                        s["num_val_samples"])
+        self.checkpoint_name, self.print_every = s["checkpoint_name"], int(s["print_every"])
+        self.verbose, self.seed, self.grad_clip = bool(s["verbose"]), s["seed"], s["grad_clip"]
+        self.schedule, self.restore_best = s["schedule"], bool(s["restore_best"])
+        self.keep_checkpoints = s["keep_checkpoints"]
+        if self.keep_checkpoints is not None and int(self.keep_checkpoints) < 1:
+            raise ValueError(f"Solver: keep_checkpoints must be >= 1 or None; got "
+                             f"{self.keep_checkpoints!r}")
+        if self.batch_size < 1 or self.num_epochs < 0:
+            raise ValueError(f"Solver: batch_size must be >= 1 and num_epochs >= 0; got "
+                             f"{self.batch_size} and {self.num_epochs}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"Solver: schedule must be one of {SCHEDULES}; got {self.schedule!r}")
+        if self.schedule == "cosine" and self.lr_decay != 1.0:
+            raise ValueError("Solver: schedule='cosine' sets the rate itself; leave lr_decay=1.0")
+        if self.grad_clip is not None and not float(self.grad_clip) > 0:
+            raise ValueError(f"Solver: grad_clip must be > 0 or None; got {self.grad_clip!r}")
+        rule = s["update_rule"]
+        self.update_rule = _rules.get_rule(rule)
+        self.rule_name = rule if isinstance(rule, str) else getattr(rule, "__name__", "custom")
+        base = self.optim_config.get("learning_rate",
+                                     _rules.DEFAULT_LEARNING_RATE.get(self.rule_name))
+        if self.schedule == "cosine" and base is None:
+            raise ValueError("Solver: schedule='cosine' with a custom rule needs "
+                             "optim_config['learning_rate']")
+        self.base_lr = None if base is None else float(base)
+        self._reset()
+
+    # --- bookkeeping -------------------------------------------------------------------
+
+    def _reset(self):
+        """Set up the state of a fresh run (epoch 0, empty histories, new RNG)."""
+        self.epoch = 0
+        self.iteration = 0  # optimisation steps taken
+        self.best_val_acc = 0
+        self.best_params = {}
+        self.loss_history, self.lr_history = [], []
+        self.train_acc_history, self.val_acc_history = [], []
+        self.acc_iterations = []  # the step after which each accuracy was measured
+        self.grad_norm_history = []  # filled when grad_clip is set
+        self.optim_configs = {p: dict(self.optim_config) for p in self.model.params}
+        self.rng = default_rng(self.seed)
+        self.last_checkpoint = None
+        self._written = []  # checkpoint files this Solver wrote, oldest first
+
+    @property
+    def iterations_per_epoch(self) -> int:
+        return max(self.X_train.shape[0] // self.batch_size, 1)
+
+    @property
+    def num_iterations(self) -> int:
+        return self.num_epochs * self.iterations_per_epoch
+
+    def _xp(self):
+        return get_xp(*self.model.params.values()) if self.model.params else np
+
+    def _batch(self, X):
+        """X moved to the model's backend; floating X cast to the params' float dtype."""
+        xp = self._xp()
+        X = to_xp(X, xp)
+        floats = [p.dtype for p in self.model.params.values() if p.dtype.kind == "f"]
+        if X.dtype.kind == "f" and floats and X.dtype != floats[0]:
+            X = X.astype(floats[0])
+        return X
+
+    def _say(self, line: str):
+        if self.verbose:
+            tqdm.write(line)
+
+    # --- one step ----------------------------------------------------------------------
+
+    def _diverged(self, what: str, name: str):
+        where = self.last_checkpoint or "none written (checkpoint_name is None)"
+        if self.checkpoint_name is not None and self.last_checkpoint is None:
+            where = "none written yet (divergence before the first epoch ended)"
+        return TrainingDivergedError(
+            f"training diverged in epoch {self.epoch + 1} of {self.num_epochs}, iteration "
+            f"{self.iteration + 1} of {self.num_iterations}: {what} (nan or inf). The model "
+            f"keeps the params of the last finite step; last good checkpoint: {where}. "
+            "Try a smaller learning rate or grad_clip.",
+            epoch=self.epoch + 1, iteration=self.iteration + 1, parameter=name,
+            checkpoint=self.last_checkpoint)
+
+    def _step(self, idx):
+        """One update from the minibatch ``idx``; nothing changes if anything is non-finite."""
+        xp = self._xp()
+        X, y = self._batch(self.X_train[idx]), to_xp(self.y_train[idx], xp)
+        loss, grads = self.model.loss(X, y)
+        loss = float(loss)
+        if not math.isfinite(loss):
+            raise self._diverged(f"the loss is {loss}", "loss")
+        if set(grads) != set(self.model.params):
+            raise ValueError(f"Solver: model.loss returned grads for {sorted(grads)} but "
+                             f"params are {sorted(self.model.params)}")
+        bad = _first_nonfinite(grads)
+        if bad is not None:
+            raise self._diverged(f"the gradient of parameter {bad!r} is not finite", bad)
+        if self.grad_clip is not None:
+            norm = math.sqrt(sum(float((g * g).sum()) for g in grads.values()))
+            self.grad_norm_history.append(norm)
+            if norm > self.grad_clip:
+                scale = float(self.grad_clip) / norm  # a Python float keeps float32 float32
+                grads = {k: g * scale for k, g in grads.items()}
+        configs = self.optim_configs
+        if self.schedule == "cosine":
+            lr = cosine(self.base_lr, self.iteration, max(self.num_iterations, 1), self.lr_min)
+            configs = {p: {**c, "learning_rate": lr} for p, c in configs.items()}
+        new_params, new_configs = {}, {}
+        for p, w in self.model.params.items():
+            new_params[p], new_configs[p] = self.update_rule(w, grads[p], configs[p])
+        bad = _first_nonfinite(new_params)
+        if bad is not None:
+            raise self._diverged(f"parameter {bad!r} became non-finite in the update", bad)
+        self.model.params.update(new_params)  # the same dict, new arrays (CS231n)
+        self.optim_configs = new_configs
+        self.loss_history.append(loss)
+        first = next(iter(new_configs.values()), {})
+        self.lr_history.append(float(first.get("learning_rate", float("nan"))))
+        self.iteration += 1
+
+    # --- the loop ----------------------------------------------------------------------
+
+    def check_accuracy(self, X, y, num_samples=None, batch_size=100):
+        """Fraction of argmax(scores) == y, computed in batches of ``batch_size``.
+
+        Inputs:
+        - X: (N, ...) inputs
+        - y: (N,) labels, or (N, T) targets when the model's scores are (N, T, V)
+        - num_samples: if given and N is larger, a random subsample of that size (drawn
+          from the Solver's generator)
+
+        Returns a Python float in [0, 1].
+        """
+        N = X.shape[0]
+        if num_samples is not None and N > num_samples:
+            pick = np.sort(self.rng.choice(N, num_samples, replace=False))
+            X, y, N = X[pick], y[pick], num_samples
+        xp = self._xp()
+        correct = total = 0
+        for start in range(0, N, batch_size):
+            scores = self.model.loss(self._batch(X[start:start + batch_size]))
+            yb = to_xp(y[start:start + batch_size], xp)
+            pred = xp.argmax(scores, axis=-1)  # (n,) or (n, T)
+            if pred.shape != yb.shape:
+                raise ValueError(f"check_accuracy: scores of shape {tuple(scores.shape)} "
+                                 f"need targets of shape {tuple(pred.shape)}; got "
+                                 f"{tuple(yb.shape)}")
+            correct += int((pred == yb).sum())
+            total += int(yb.size)
+        return correct / max(total, 1)
+
+    def _check_and_record(self):
+        train_acc = self.check_accuracy(self.X_train, self.y_train,
+                                        num_samples=self.num_train_samples)
+        val_acc = self.check_accuracy(self.X_val, self.y_val, num_samples=self.num_val_samples)
+        self.train_acc_history.append(train_acc)
+        self.val_acc_history.append(val_acc)
+        self.acc_iterations.append(self.iteration)
+        self._say(f"(Epoch {self.epoch} / {self.num_epochs}) train acc: {train_acc:f}; "
+                  f"val_acc: {val_acc:f}")
+        if val_acc > self.best_val_acc or not self.best_params:
+            self.best_val_acc = val_acc
+            self.best_params = {k: v.copy() for k, v in self.model.params.items()}
+
+    def train(self, max_epochs=None):
+        """Run until ``num_epochs`` epochs are done (from where the Solver stands).
+
+        ``max_epochs`` stops this call after that many more epochs without changing the
+        plan (the cosine schedule still spans ``num_epochs``); a later ``train()`` or a
+        ``Solver.resume`` from the last checkpoint carries on. ``best_params`` are put into
+        the model only when the plan is complete (``restore_best``).
+        """
+        N, ipe, total = self.X_train.shape[0], self.iterations_per_epoch, self.num_iterations
+        stop = total
+        if max_epochs is not None:
+            stop = min(total, (self.epoch + int(max_epochs)) * ipe)
+        bar = tqdm(total=total, initial=self.iteration, unit="step", dynamic_ncols=True,
+                   disable=None if self.verbose else True)
+        try:
+            while self.iteration < stop:
+                j = self.iteration % ipe
+                if j == 0:  # a new epoch: a fresh order of the training set
+                    self._order = self.rng.permutation(N)
+                self._step(self._order[j * self.batch_size:(j + 1) * self.batch_size])
+                t = self.iteration
+                bar.update(1)
+                bar.set_postfix(loss=f"{self.loss_history[-1]:.4f}", refresh=False)
+                if self.print_every and t % self.print_every == 0:
+                    self._say(f"(Iteration {t} / {total}) loss: {self.loss_history[-1]:f}")
+                epoch_end = t % ipe == 0
+                if epoch_end:
+                    self.epoch += 1
+                    if self.lr_decay != 1.0:
+                        self.optim_configs = {
+                            p: {**c, "learning_rate": c["learning_rate"] * self.lr_decay}
+                            if "learning_rate" in c else c
+                            for p, c in self.optim_configs.items()}
+                if t == 1 or epoch_end:
+                    self._check_and_record()
+                if epoch_end:
+                    self._save_checkpoint()
+        finally:
+            bar.close()
+        if self.restore_best and self.best_params and self.iteration >= total:
+            self.model.params.update({k: v.copy() for k, v in self.best_params.items()})
+
+    # --- checkpoints -------------------------------------------------------------------
+
+    def _state_dicts(self):
+        """The model's state outside params (batchnorm running stats): the dicts its
+        ``state_dicts()`` lists, else CS231n's ``bn_params`` list, else none."""
+        fn = getattr(self.model, "state_dicts", None)
+        dicts = fn() if callable(fn) else getattr(self.model, "bn_params", None)
+        if isinstance(dicts, list) and all(isinstance(d, dict) for d in dicts):
+            return dicts
+        return []
+
+    def _model_state(self):
+        # arrays and plain values only (a dropout seed may be a Generator: not state to keep)
+        plain = (bool, int, float, str, type(None), np.generic)
+        return {"state_dicts": [{k: v for k, v in d.items() if is_array(v) or
+                                 isinstance(v, plain)} for d in self._state_dicts()]}
+
+    def checkpoint_state(self) -> dict:
+        """Everything a resume needs, as a tree of arrays and JSON values."""
+        # from the attributes, which a CS231n-style script may have changed since __init__
+        settings = {k: getattr(self, k) for k in _SETTINGS if k != "update_rule"}
+        settings["update_rule"] = self.rule_name
+        seed = self.seed
+        settings["seed"] = int(seed) if isinstance(seed, (int, np.integer)) else None
+        # (a Generator passed as seed lives on in "rng")
+        return {
+            "params": dict(self.model.params), "best_params": self.best_params,
+            "optim": self.optim_configs, "model_state": self._model_state(),
+            "history": {
+                "loss": np.asarray(self.loss_history, np.float64),
+                "lr": np.asarray(self.lr_history, np.float64),
+                "train_acc": np.asarray(self.train_acc_history, np.float64),
+                "val_acc": np.asarray(self.val_acc_history, np.float64),
+                "acc_iteration": np.asarray(self.acc_iterations, np.int64),
+                "grad_norm": np.asarray(self.grad_norm_history, np.float64)},
+            "epoch": self.epoch, "iteration": self.iteration,
+            "best_val_acc": float(self.best_val_acc),
+            "rng": self.rng.bit_generator.state, "settings": settings,
+        }
+
+    def _save_checkpoint(self):
+        if self.checkpoint_name is None:
+            return
+        path = f"{self.checkpoint_name}_epoch_{self.epoch}.npz"
+        folder = os.path.dirname(path)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+        save_checkpoint(path, self.checkpoint_state())
+        self.last_checkpoint = path
+        self._written.append(path)
+        if self.keep_checkpoints is not None:
+            while len(self._written) > int(self.keep_checkpoints):
+                old = self._written.pop(0)
+                if os.path.exists(old):
+                    os.remove(old)
+
+    @classmethod
+    def resume(cls, path, model, data, **kwargs):
+        """A Solver that carries on from the checkpoint at ``path``.
+
+        ``model`` must have the checkpoint's param names and shapes; its params (and
+        batchnorm running stats) are replaced by the saved ones. The saved settings are
+        used unless overridden in ``kwargs``; ``num_epochs`` counts from the start of the
+        run, so ``num_epochs=4`` on an epoch-2 checkpoint trains 2 more epochs. A custom
+        (callable) update rule must be passed again as ``update_rule``.
+        """
+        from ._restore import restore
+
+        ck = load_checkpoint(path)
+        settings = dict(ck["settings"])
+        saved_rule = settings.pop("update_rule")
+        rule = kwargs.pop("update_rule", None)
+        if rule is None:
+            if saved_rule not in _rules.RULES:
+                raise ValueError(f"{path}: the checkpoint was made with a custom update rule "
+                                 f"{saved_rule!r}; pass it again as update_rule=")
+            rule = saved_rule
+        elif isinstance(rule, str) and rule != saved_rule:
+            raise ValueError(f"{path}: the checkpoint was made with update_rule="
+                             f"{saved_rule!r}; got update_rule={rule!r}")
+        solver = cls(model, data, **{**settings, **kwargs, "update_rule": rule})
+        restore(solver, ck, path)
+        return solver

@@ -1,0 +1,217 @@
+"""Checkpoints: no pickle, exact round trips, atomic writes, and resume == uninterrupted."""
+
+import os
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+
+from optim import Solver, load_checkpoint, save_checkpoint
+from optim.checkpoint import write_npz_atomic
+from tests.tiny_models import TinyMLP, blobs
+
+
+def test_round_trip_is_exact_and_pickle_free(tmp_path):
+    tree = {"params": {"W": np.arange(6.0).reshape(2, 3), "n": np.arange(3, dtype=np.int32)},
+            "optim": {"W": {"learning_rate": 0.1 * 3, "t": 7, "nesterov": True, "m": None}},
+            "rng": {"state": 2**100 + 12345}, "curve": [0.1, float("nan"), 1 / 3],
+            "name": "adam", "f32": np.float32(1.5)}
+    path = tmp_path / "c.npz"
+    save_checkpoint(path, tree)
+    back = load_checkpoint(path)
+    np.testing.assert_array_equal(back["params"]["W"], tree["params"]["W"])
+    assert back["params"]["n"].dtype == np.int32
+    assert back["optim"] == {"W": {"learning_rate": 0.1 * 3, "t": 7, "nesterov": True,
+                                   "m": None}}
+    assert type(back["optim"]["W"]["t"]) is int and back["rng"]["state"] == 2**100 + 12345
+    assert back["curve"][0] == 0.1 and np.isnan(back["curve"][1]) and back["curve"][2] == 1 / 3
+    assert back["name"] == "adam" and back["f32"] == 1.5
+    with np.load(path, allow_pickle=False) as f:  # every entry loads without pickle
+        for k in f.files:
+            assert not f[k].dtype.hasobject
+    with zipfile.ZipFile(path) as z:
+        assert sorted(z.namelist()) == ["meta.npy", "params/W.npy", "params/n.npy"]
+
+
+def test_unsaveable_values_are_refused(tmp_path):
+    with pytest.raises(TypeError, match="'optim/W/rule' has type function"):
+        save_checkpoint(tmp_path / "c.npz", {"optim": {"W": {"rule": lambda w: w}}})
+    with pytest.raises(TypeError, match="object array"):
+        save_checkpoint(tmp_path / "c.npz", {"a": np.array([None, 1])})
+    with pytest.raises(ValueError, match="without '/'"):
+        save_checkpoint(tmp_path / "c.npz", {"a/b": 1})
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_file_with_pickles_is_refused(tmp_path):
+    path = tmp_path / "evil.npz"
+    np.savez(path, meta=np.array({"format": "x"}, dtype=object))
+    with pytest.raises(ValueError, match="allow_pickle"):
+        load_checkpoint(path)
+
+
+def test_crash_mid_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "run_epoch_1.npz"
+    save_checkpoint(path, {"params": {"W": np.ones(3)}})
+    good = path.read_bytes()
+
+    def torn_savez(f, **arrays):  # writes half a file, then the "power fails"
+        f.write(good[: len(good) // 2])
+        raise OSError("disk vanished")
+
+    monkeypatch.setattr(np, "savez", torn_savez)
+    with pytest.raises(OSError, match="disk vanished"):
+        save_checkpoint(path, {"params": {"W": np.zeros(3)}})
+    monkeypatch.undo()
+    assert path.read_bytes() == good
+    np.testing.assert_array_equal(load_checkpoint(path)["params"]["W"], np.ones(3))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # temp file removed
+
+
+def test_process_killed_mid_write_keeps_the_previous_checkpoint(tmp_path):
+    """A real crash: the writing process dies (os._exit) halfway; no cleanup code runs."""
+    path = tmp_path / "c.npz"
+    write_npz_atomic(path, {"W": np.ones(4)})
+    script = f"""
+import os, numpy as np
+from optim.checkpoint import write_npz_atomic
+def dying_savez(f, **arrays):
+    f.write(b"PK\\x03\\x04 half a zip")
+    f.flush()
+    os._exit(3)
+np.savez = dying_savez
+write_npz_atomic({str(path)!r}, {{"W": np.zeros(4)}})
+"""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    r = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True)
+    assert r.returncode == 3, r.stderr.decode()
+    with np.load(path, allow_pickle=False) as f:
+        np.testing.assert_array_equal(f["W"], np.ones(4))
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "c.npz"]
+    assert len(leftovers) == 1 and leftovers[0].startswith(".c.npz.")  # only a hidden temp
+
+
+def _solver(rule, epochs, name, **kw):
+    model = TinyMLP(5, 16, 3, dtype=np.float64, seed=0)
+    return Solver(model, blobs(n=160, seed=9), update_rule=rule, num_epochs=epochs,
+                  batch_size=20, seed=3, checkpoint_name=name, verbose=False,
+                  num_train_samples=60, **kw)
+
+
+@pytest.mark.parametrize("rule, kw", [
+    ("adam", {"optim_config": {"learning_rate": 5e-3}, "lr_decay": 0.9}),
+    ("nesterov_momentum", {"optim_config": {"learning_rate": 2e-2}, "schedule": "cosine",
+                           "grad_clip": 1.0}),
+])
+def test_resume_equals_uninterrupted(tmp_path, rule, kw):
+    straight = _solver(rule, 4, str(tmp_path / "a"), **kw)
+    straight.train()
+    first = _solver(rule, 4, str(tmp_path / "b"), **kw)
+    first.train(max_epochs=2)  # stop after 2 of the planned 4 epochs
+    model = TinyMLP(5, 16, 3, dtype=np.float64, seed=123)  # other initial weights
+    resumed = Solver.resume(str(tmp_path / "b_epoch_2.npz"), model, blobs(n=160, seed=9),
+                            num_epochs=4)
+    assert (resumed.epoch, resumed.iteration) == (2, 12)
+    resumed.train()
+    a = load_checkpoint(tmp_path / "a_epoch_4.npz")
+    b = load_checkpoint(tmp_path / "b_epoch_4.npz")
+    for k in a["params"]:
+        np.testing.assert_allclose(b["params"][k], a["params"][k], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(resumed.model.params[k], straight.model.params[k],
+                                   rtol=0, atol=1e-12)  # both hold their best params
+    for k in a["optim"]:
+        for key, v in a["optim"][k].items():
+            np.testing.assert_allclose(b["optim"][k][key], v, rtol=0, atol=1e-12)
+    assert resumed.loss_history == pytest.approx(straight.loss_history, abs=1e-12)
+    assert resumed.lr_history == straight.lr_history
+    assert resumed.val_acc_history == straight.val_acc_history
+    assert resumed.train_acc_history == straight.train_acc_history
+    assert resumed.best_val_acc == straight.best_val_acc
+    assert a["rng"] == b["rng"]
+
+
+def test_resume_checks_the_model_and_the_rule(tmp_path):
+    s = _solver("adam", 1, str(tmp_path / "r"))
+    s.train()
+    path = str(tmp_path / "r_epoch_1.npz")
+    with pytest.raises(ValueError, match=r"params 'W1' has shape \(5, 16\) in the checkpoint "
+                                         r"but \(5, 8\) in the model"):
+        Solver.resume(path, TinyMLP(5, 8, 3), blobs(n=160, seed=9))
+    with pytest.raises(ValueError, match="made with update_rule='adam'; got update_rule='sgd'"):
+        Solver.resume(path, TinyMLP(5, 16, 3), blobs(n=160, seed=9), update_rule="sgd")
+    with pytest.raises(ValueError, match=r"an epoch is 3 steps: resume with the same data"):
+        Solver.resume(path, TinyMLP(5, 16, 3), blobs(n=160, seed=9), batch_size=40)
+
+
+class _Recorder(TinyMLP):
+    """A stand-in for batchnorm: every training call adds 1 to a running statistic."""
+
+    def __init__(self):
+        super().__init__(5, 4, 3, seed=0)
+        self.bn_params = [{"mode": "train", "running_mean": np.zeros(4)}, {}]
+
+    def loss(self, X, y=None):
+        if y is not None:
+            self.bn_params[0]["running_mean"] = self.bn_params[0]["running_mean"] + 1
+        return super().loss(X, y)
+
+
+class _WithStateDicts(_Recorder):
+    """The nets.Model way: state_dicts() lists the dicts that hold state."""
+
+    def __init__(self):
+        super().__init__()
+        self.dropout_param = {"p": 0.5, "seed": np.random.default_rng(0)}  # not saveable
+
+    def state_dicts(self):
+        return [*self.bn_params, self.dropout_param]
+
+
+@pytest.mark.parametrize("cls", [_Recorder, _WithStateDicts])
+def test_resume_restores_batchnorm_running_stats(tmp_path, cls):
+    m = cls()
+    s = Solver(m, blobs(n=40, seed=1), num_epochs=1, batch_size=10,
+               checkpoint_name=str(tmp_path / "bn"), verbose=False)
+    s.train()  # 3 steps
+    fresh = cls()
+    Solver.resume(str(tmp_path / "bn_epoch_1.npz"), fresh, blobs(n=40, seed=1))
+    np.testing.assert_array_equal(fresh.bn_params[0]["running_mean"], np.full(4, 3.0))
+    assert fresh.bn_params[0]["mode"] == "train" and fresh.bn_params[1] == {}
+
+
+def test_keep_checkpoints_keeps_the_newest(tmp_path):
+    s = _solver("sgd", 4, str(tmp_path / "k"), keep_checkpoints=2)
+    s.train()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k_epoch_3.npz", "k_epoch_4.npz"]
+
+
+def test_resume_equals_uninterrupted_with_batchnorm_and_dropout(tmp_path):
+    nets = pytest.importorskip("nets")
+    if not hasattr(nets, "FullyConnectedNet"):
+        pytest.skip("nets.FullyConnectedNet is not in this build yet (branch fc)")
+
+    def make():
+        return nets.FullyConnectedNet([12, 10], input_dim=5, num_classes=3,
+                                      normalization="batchnorm", dropout_keep_ratio=0.8,
+                                      weight_scale=0.3, dtype=np.float64, seed=5)
+
+    data = blobs(n=160, seed=9)
+    kw = dict(update_rule="adam", optim_config={"learning_rate": 5e-3}, lr_decay=0.9,
+              num_epochs=4, batch_size=20, seed=3, verbose=False)
+    straight = Solver(make(), data, checkpoint_name=str(tmp_path / "a"), **kw)
+    straight.train()
+    Solver(make(), data, checkpoint_name=str(tmp_path / "b"), **kw).train(max_epochs=2)
+    fresh = make()
+    Solver.resume(str(tmp_path / "b_epoch_2.npz"), fresh, data).train()
+    a = load_checkpoint(tmp_path / "a_epoch_4.npz")
+    b = load_checkpoint(tmp_path / "b_epoch_4.npz")
+    for k in a["params"]:
+        np.testing.assert_allclose(b["params"][k], a["params"][k], rtol=0, atol=1e-12)
+    for sa, sb in zip(a["model_state"]["state_dicts"], b["model_state"]["state_dicts"],
+                      strict=True):
+        for key in ("running_mean", "running_var"):
+            np.testing.assert_allclose(sb[key], sa[key], rtol=0, atol=1e-12)
+    for sa, sb in zip(straight.model.bn_params, fresh.bn_params, strict=True):
+        np.testing.assert_allclose(sb["running_mean"], sa["running_mean"], rtol=0, atol=1e-12)

@@ -1,0 +1,42 @@
+"""The scripts in examples/ run as a user would run them (each in its own process)."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _has_fc():
+    try:
+        import nets
+    except ImportError:
+        return False
+    return hasattr(nets, "FullyConnectedNet")
+
+
+def _run(script, cwd):
+    env = {**os.environ, "PYTHONPATH": ROOT, "MPLBACKEND": "Agg"}
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "examples", script)], cwd=cwd,
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    return r.stdout
+
+
+def test_custom_net_gradcheck_example(tmp_path):
+    out = _run("custom_net_gradcheck.py", tmp_path)
+    assert "gradcheck TwoLayerSkipNet.loss" in out and "best val accuracy" in out
+    assert float(out.split("best val accuracy")[1].split()[0]) > 0.9
+
+
+@pytest.mark.skipif(not _has_fc(), reason="nets.FullyConnectedNet is not in this build yet (fc)")
+@pytest.mark.parametrize("script", ["train_fc.py", "overfit_small.py"])
+def test_fc_examples(tmp_path, script):
+    out = _run(script, tmp_path)
+    if script == "train_fc.py":
+        assert float(out.split("best val accuracy")[1].split(",")[0]) >= 0.97
+        assert (tmp_path / "fc_loss.png").exists() and (tmp_path / "fc_accuracy.png").exists()
+    else:
+        assert out.startswith("train accuracy 1.00")
