@@ -4,7 +4,7 @@ numpy runs copies and elementwise ufuncs on one core, and the im2col copy and th
 slice-adds are a third to a half of a conv's time here. They release the GIL, so two
 Python threads, each on half of the batch, keep both cores busy through them; each
 thread's GEMMs then run on a BLAS pinned to one thread, so the two never fight over
-cores. The measured gain was 14-35 % of a conv's forward + backward on 2 cores.
+cores. It cut a conv's forward + backward by 21-44 % on 2 cores (benchmarks/README.md).
 
 Off by default: while a split call runs it pins the process's BLAS (via threadpoolctl,
 which scikit-learn, a layerkit dependency, brings) to one thread, which other threads of

@@ -13,6 +13,17 @@ from nets import ResidualConvNet, ThreeLayerConvNet
 from tests.helpers import host
 
 
+@pytest.fixture(autouse=True)
+def one_blas_thread():
+    """Small-net training is many tiny GEMMs: with 2 BLAS threads the threads' handoffs
+    cost more than the work (the 98 % run took 22 s instead of 1.5-3 s, worse on a busy
+    machine)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 def adam_train(model, X, y, *, epochs, batch_size, lr, decay=1.0, seed=0):
     """A minimal minibatch Adam loop (the Solver lives elsewhere): returns the last loss."""
     rng = np.random.default_rng(seed)
