@@ -33,7 +33,7 @@ from .sandwich import (affine_bn_relu_backward, affine_bn_relu_forward,
                        affine_relu_backward, affine_relu_forward)
 from .spatial_norm import (spatial_batchnorm_backward, spatial_batchnorm_forward,
                            spatial_groupnorm_backward, spatial_groupnorm_forward)
-from .transformer import (causal_mask, gelu_backward, gelu_forward,
+from .transformer import (BLOCK_KEYS, causal_mask, gelu_backward, gelu_forward,
                           positional_embedding_backward, positional_embedding_forward,
                           transformer_block_backward, transformer_block_forward)
 from .temporal import (temporal_affine_backward, temporal_affine_forward,
@@ -77,5 +77,5 @@ __all__ = [
     "positional_embedding_forward", "positional_embedding_backward",
     "transformer_block_forward", "transformer_block_backward",
     # tables other packages read: the recurrent cells, the multi-head attention params
-    "RECURRENT_CELLS", "RecurrentCell", "MHA_KEYS",
+    "RECURRENT_CELLS", "RecurrentCell", "MHA_KEYS", "BLOCK_KEYS",
 ]

@@ -148,8 +148,8 @@ def positional_embedding_backward(dout, cache):
 
 # --- the block --------------------------------------------------------------------------
 
-BLOCK_KEYS = ("ln1_gamma", "ln1_beta", "Wq", "bq", "Wk", "bk", "Wv", "bv", "Wo", "bo",
-              "ln2_gamma", "ln2_beta", "W_ff1", "b_ff1", "W_ff2", "b_ff2")
+BLOCK_KEYS = ("ln1_gamma", "ln1_beta", *MHA_KEYS, "ln2_gamma", "ln2_beta",
+              "W_ff1", "b_ff1", "W_ff2", "b_ff2")
 
 _LN = {"eps": 1e-5}
 

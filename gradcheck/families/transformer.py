@@ -10,11 +10,7 @@ import layers as L
 
 from ._base import LayerCase, LayerSpec, dims, generic_arrays, normal, register, seeds, upstream
 
-__all__ = ["gelu_inputs", "positional_embedding_inputs", "transformer_block_inputs",
-           "BLOCK_KEYS"]
-
-BLOCK_KEYS = ("ln1_gamma", "ln1_beta", *L.MHA_KEYS, "ln2_gamma", "ln2_beta",
-              "W_ff1", "b_ff1", "W_ff2", "b_ff2")
+__all__ = ["gelu_inputs", "positional_embedding_inputs", "transformer_block_inputs"]
 
 
 @st.composite
@@ -53,7 +49,7 @@ def _block_mask(draw, T):
 def block_params(draw, E, F, dtype):
     """Every block param, generic; gammas near 1 so neither layernorm is degenerate."""
     params = {}
-    for i, k in enumerate(BLOCK_KEYS):
+    for i, k in enumerate(L.BLOCK_KEYS):
         shape = {"W_ff1": (E, F), "b_ff1": (F,), "W_ff2": (F, E)}.get(
             k, (E, E) if k[0] == "W" else (E,))
         a = draw(generic_arrays(shape, dtype=dtype, salt=10 + i))
@@ -91,7 +87,7 @@ def _positional_make(rng, dtype):
 def _block_make(rng, dtype):
     N, T, E, F = 4, 16, 32, 64
     params = {k: normal(rng, {"W_ff1": (E, F), "b_ff1": (F,), "W_ff2": (F, E)}.get(
-        k, (E, E) if k[0] == "W" else (E,)), dtype) * 0.2 for k in BLOCK_KEYS}
+        k, (E, E) if k[0] == "W" else (E,)), dtype) * 0.2 for k in L.BLOCK_KEYS}
     for k in ("ln1_gamma", "ln2_gamma"):
         params[k] = (params[k] + 1).astype(dtype)
     x = normal(rng, (N, T, E), dtype)
