@@ -11,7 +11,7 @@ import pytest
 
 from gradcheck import GradcheckPrecisionWarning, check_net
 from layers import BLOCK_KEYS
-from layers.backend import to_numpy, to_xp
+from layers.backend import to_xp
 from nets import TransformerLM
 from nets.transformer import softmax_cross_entropy_inplace
 
@@ -175,7 +175,7 @@ def test_sample():
     greedy = m.sample([3], 8, temperature=0)
     assert m.sample([3], 8, top_k=1, seed=9) == greedy  # top-1 sampling is greedy
     rng = np.random.default_rng(10)
-    for length in (1, 3, 6, 9):  # the model sees the last max_len = 6 ids
+    for length in (1, 3, 6, 9, 6, 9, 7, 9, 8, 9, 12, 9):  # the model sees the last 6 ids
         prefix = [int(i) for i in rng.integers(0, V, length)]
         want = int(np.argmax(m.loss(np.array([prefix[-6:]]))[0, -1]))
         assert m.sample(prefix, 1, temperature=0) == prefix + [want]
