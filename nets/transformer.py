@@ -78,7 +78,7 @@ class TransformerLM(Model):
     def __init__(self, vocab_size, max_len=128, embed_dim=128, num_heads=4, num_layers=4,
                  ff_dim=None, dropout=0.0, tie_weights=True, reg=0.0, dtype=np.float32,
                  seed=None):
-        super().__init__(dtype)
+        super().__init__(dtype, reg)
         name = "TransformerLM"
         for arg, val in (("vocab_size", vocab_size), ("max_len", max_len),
                          ("embed_dim", embed_dim), ("num_heads", num_heads),
@@ -98,7 +98,7 @@ class TransformerLM(Model):
             int(embed_dim)
         self.num_heads, self.num_layers, self.ff_dim = int(num_heads), int(num_layers), \
             int(ff_dim)
-        self.tie_weights, self.reg = bool(tie_weights), reg
+        self.tie_weights = bool(tie_weights)
         V, E, F, L, dt = self.vocab_size, self.embed_dim, self.ff_dim, self.num_layers, \
             self.dtype
         rng, xp = default_rng(seed), get_backend()
@@ -137,12 +137,9 @@ class TransformerLM(Model):
             param["seed"] = int(seed) + i
         return param
 
-    def _weight_names(self):
-        """The params the L2 term covers: the weight matrices W_* and blk*.W*."""
-        return [k for k in self.params if k.split(".")[-1].startswith("W")]
-
     def loss(self, X, y=None):
-        """Scores for X, or the mean cross-entropy and its gradients.
+        """Scores for X, or the mean cross-entropy and its gradients (Model.loss composes
+        forward, data_loss, backward and the L2 term).
 
         Inputs:
         - X: (N, T) integer token ids in [0, V), T <= max_len
@@ -151,9 +148,13 @@ class TransformerLM(Model):
         Returns:
         - y None: scores (N, T, V), without dropout
         - else a tuple (loss, grads): the mean cross-entropy over the N T positions, in
-          nats (plus 0.5 * reg * sum W^2 over the weight matrices), and grads keyed like
-          params
+          nats (plus 0.5 * reg * sum W^2 over the weight matrices W_*, blk*.W*), and
+          grads keyed like params
         """
+        return super().loss(X, y)
+
+    def forward(self, X, train):
+        """Scores (N, T, V) for token ids X (N, T), and the cache for backward."""
         fn = "TransformerLM.loss"
         p, E, V = self.params, self.embed_dim, self.vocab_size
         v.integer_array(fn, "X", X, high=V, high_name="vocab_size", what="(N, T) token ids")
@@ -162,15 +163,10 @@ class TransformerLM(Model):
         if T > self.max_len:
             raise ValueError(f"{fn}: X has T = {T} positions; the model has max_len = "
                              f"{self.max_len}")
-        if y is not None:
-            v.integer_array(fn, "y", y, shape=(N, T), high=V, high_name="vocab_size",
-                            what="(N, T) targets, like X")
-        train = y is not None
         xp = get_xp(X, p["W_tok"])
         emb, c_tok = word_embedding_forward(X, p["W_tok"])  # (N, T, E)
         h, c_pos = positional_embedding_forward(emb, p["W_pos"])
-        drop0 = self._dropout(0, train)
-        c_drop = None
+        drop0, c_drop = self._dropout(0, train), None
         if drop0 is not None:
             h, c_drop = dropout_forward(h, drop0)
         mask = causal_mask(T, xp)
@@ -186,10 +182,20 @@ class TransformerLM(Model):
         else:
             logits = hf @ p["W_out"]
             logits += p["b_out"]
-        if y is None:
-            return logits.reshape(N, T, V)
+        return logits.reshape(N, T, V), ((N, T), c_tok, c_pos, c_drop, blocks, hf, c_lnf)
 
-        loss, dlogits = softmax_cross_entropy_inplace(logits, y.reshape(-1))
+    def data_loss(self, scores, y):
+        """The fused softmax cross-entropy, in place on ``scores`` (forward's own buffer):
+        ``(loss, dlogits (N T, V))``."""
+        N, T, V = scores.shape
+        v.integer_array("TransformerLM.loss", "y", y, shape=(N, T), high=V,
+                        high_name="vocab_size", what="(N, T) targets, like X")
+        return softmax_cross_entropy_inplace(scores.reshape(N * T, V), y.reshape(-1))
+
+    def backward(self, dlogits, cache):
+        """Grads keyed like params, from dlogits (N T, V)."""
+        (N, T), c_tok, c_pos, c_drop, blocks, hf, c_lnf = cache
+        p = self.params
         grads = {}
         if self.tie_weights:
             dhf = dlogits @ p["W_tok"]  # (N T, E)
@@ -198,7 +204,7 @@ class TransformerLM(Model):
             dhf = dlogits @ p["W_out"].T
             grads["W_out"], grads["b_out"] = hf.T @ dlogits, dlogits.sum(axis=0)
         dh, grads["lnf_gamma"], grads["lnf_beta"] = layernorm_backward(dhf, c_lnf)
-        dh = dh.reshape(N, T, E)
+        dh = dh.reshape(N, T, self.embed_dim)
         for layer in range(self.num_layers, 0, -1):
             dh, dbp = transformer_block_backward(dh, blocks[layer - 1])
             grads.update({f"blk{layer}.{k}": g for k, g in dbp.items()})
@@ -209,16 +215,7 @@ class TransformerLM(Model):
         if self.tie_weights:
             dW_tok += dW_head  # the sum of both uses
         grads["W_tok"] = dW_tok
-        return self._add_l2(loss, grads), {k: grads[k] for k in p}
-
-    def _add_l2(self, loss, grads):
-        reg = self.reg
-        if reg:
-            for k in self._weight_names():
-                W = self.params[k]
-                loss = loss + 0.5 * reg * (W * W).sum()
-                grads[k] = grads[k] + reg * W
-        return loss
+        return {k: grads[k] for k in p}
 
     def sample(self, prefix_ids, n, temperature=1.0, top_k=None, seed=None) -> list[int]:
         """The prefix followed by n token ids, each drawn from softmax(scores / temperature)
