@@ -33,7 +33,7 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 from layerkit.text import char_lm_data  # noqa: E402
-from layerkit.train import NET_DEFAULTS, mean_nll, resolve_args  # noqa: E402
+from layerkit.train import NET_DEFAULTS, mean_nll, resolve_args, warm_allocator  # noqa: E402
 from nets import CharRNNLM, TransformerLM  # noqa: E402
 from optim import Solver  # noqa: E402
 
@@ -149,6 +149,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    warm_allocator()  # as the training command does: no page faults on every step
     with threadpool_limits(limits=1, user_api="blas"):
         datas = {}
         for net in NETS:

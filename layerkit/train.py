@@ -303,6 +303,16 @@ def _load(a):
     return data, build_model(typed, input_shape, num_classes), input_shape
 
 
+def warm_allocator() -> None:
+    """Allocate and free 31 MiB once, so glibc raises its mmap threshold (and its trim
+    threshold) for the rest of the process: the multi-MB temporaries of a training step
+    then come from the heap instead of fresh, page-faulting mmaps. Measured on gpt-lm's
+    step: 330 000 page faults and 15 ms of system time per 27 ms step without it, none
+    with it (benchmarks.harness does the same before timing)."""
+    block = np.ones(31 * 2**20 // 8)  # 31, not 32: glibc adapts only below 32 MiB
+    del block
+
+
 def mean_nll(model, X, y, targets_per_batch: int = 8192) -> float:
     """Mean cross-entropy per predicted character, in nats, over all of (X, y)."""
     per_row = y[0].size if y.ndim > 1 else 1
@@ -319,6 +329,7 @@ def main(argv=None) -> int:
     if a.backend:
         backend.set_backend(a.backend)
     a.dtype = str(np.dtype(a.dtype))
+    warm_allocator()
     data, model, input_shape = _load(a)
     os.makedirs(a.out, exist_ok=True)
     kw = dict(update_rule=a.update_rule, optim_config={"learning_rate": a.lr},
