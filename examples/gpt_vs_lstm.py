@@ -45,7 +45,7 @@ def build(net: str, vocab, seed: int):
     """The model the training command builds for ``--net net`` (its default flags)."""
     a = resolve_args(["--net", net])
     if net == "gpt-lm":
-        return TransformerLM(len(vocab.chars), max_len=max(a.seq_len, a.val_seq_len),
+        return TransformerLM(len(vocab.chars), max_len=a.seq_len,
                              embed_dim=a.embed, num_heads=a.heads, num_layers=a.layers,
                              tie_weights=a.tie_weights, seed=seed)
     return CharRNNLM(vocab.chars, wordvec_dim=a.embed, hidden_dim=int(a.hidden),
@@ -153,9 +153,9 @@ def main(argv=None):
     with threadpool_limits(limits=1, user_api="blas"):
         datas = {}
         for net in NETS:
-            d = NET_DEFAULTS[net]
-            datas[net] = char_lm_data("rnn", seq_len=d["seq_len"],
-                                      val_seq_len=d.get("val_seq_len", 256),
+            a = resolve_args(["--net", net])
+            val_len = a.seq_len if net == "gpt-lm" else a.val_seq_len
+            datas[net] = char_lm_data("rnn", seq_len=a.seq_len, val_seq_len=val_len,
                                       max_chars=args.max_chars)
         epoch_s = {net: seconds_per_epoch(net, *datas[net], args.seed) for net in NETS}
         print("CPU seconds per epoch: " + ", ".join(f"{n} {s:.1f}" for n, s in epoch_s.items()))

@@ -86,7 +86,7 @@ def _gpt_lm(a, vocab):
     """A GPT-style TransformerLM over ``vocab``'s characters; it sees seq_len characters."""
     from nets import TransformerLM
 
-    return TransformerLM(len(vocab.chars), max_len=max(a.seq_len, a.val_seq_len),
+    return TransformerLM(len(vocab.chars), max_len=a.seq_len,
                          embed_dim=a.embed, num_heads=a.heads, num_layers=a.layers,
                          tie_weights=a.tie_weights, reg=a.reg, dtype=a.dtype, seed=a.seed)
 
@@ -136,8 +136,8 @@ NET_DEFAULTS: dict[str, dict] = {
                   batch_size=32, schedule="cosine", grad_clip=5.0)
        for name in ("rnn-lm", "lstm-lm", "gru-lm")},
     # TransformerLM (GPT-2 layout, tied embedding) on the same text and split
-    "gpt-lm": dict(data="text", embed=64, heads=4, layers=2, seq_len=64, val_seq_len=64,
-                   lr=3e-3, epochs=6, batch_size=32, schedule="cosine", grad_clip=1.0),
+    "gpt-lm": dict(data="text", embed=64, heads=4, layers=2, seq_len=64, lr=3e-3, epochs=6,
+                   batch_size=32, schedule="cosine", grad_clip=1.0),
 }
 _GLOBAL_DEFAULTS = dict(
     net="fc", data="digits", data_dir=None, num_train=None, epochs=10, lr=1e-3,
@@ -289,8 +289,9 @@ def _load(a):
         from .text import char_lm_data
 
         kind = "mlp" if a.net == "mlp-lm" else "rnn"
+        val_len = a.seq_len if a.net == "gpt-lm" else a.val_seq_len  # gpt: its max_len
         data, vocab = char_lm_data(kind, context=a.context, seq_len=a.seq_len,
-                                   val_seq_len=a.val_seq_len, max_chars=a.max_chars)
+                                   val_seq_len=val_len, max_chars=a.max_chars)
         model = _gpt_lm(typed, vocab) if a.net == "gpt-lm" else _char_lm(typed, vocab)
         model.vocab = vocab  # for the sample at the end
         return data, model, tuple(data["X_train"].shape[1:])
