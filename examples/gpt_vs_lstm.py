@@ -146,9 +146,17 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-chars", type=int, default=None, help="use only the corpus' start")
     ap.add_argument("--out", default="out/gpt_vs_lstm")
+    ap.add_argument("--from-json", nargs="+", metavar="JSON",
+                    help="no training: plot and summarise the results of earlier runs "
+                         "(e.g. one process per budget, run side by side)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.from_json:
+        runs = [json.loads(Path(f).read_text()) for f in args.from_json]
+        results = [r for run in runs for r in run["results"]]
+        args.budgets = sorted({r["budget"] for r in results})
+        return summarise(results, args, out, runs[0]["settings"]["seconds_per_epoch"])
     warm_allocator()  # as the training command does: no page faults on every step
     with threadpool_limits(limits=1, user_api="blas"):
         datas = {}
@@ -167,9 +175,14 @@ def main(argv=None):
             for r in runs:
                 results.append({"net": r.net, "budget": budget, "epochs": r.epochs,
                                 "curve": r.curve})
+    return summarise(results, args, out, epoch_s)
+
+
+def summarise(results, args, out, epoch_s):
     plot(results, out / "gpt_vs_lstm.png")
     (out / "gpt_vs_lstm.json").write_text(json.dumps(
-        {"settings": {**vars(args), "seconds_per_epoch": epoch_s,
+        {"settings": {**{k: v for k, v in vars(args).items() if k != "from_json"},
+                      "seconds_per_epoch": epoch_s,
                       "defaults": {n: NET_DEFAULTS[n] for n in NETS}},
          "results": results}, indent=1))
     print("\nbudget   lstm-lm bpc   gpt-lm bpc   (CPU seconds used)")
