@@ -61,12 +61,13 @@ def affine_bn_relu_forward(x, w, b, gamma, beta, bn_param):
 
     Returns a tuple of:
     - out: (N, M)
-    - cache: (affine cache, batchnorm cache, relu cache)
+    - cache: (affine cache, batchnorm cache, relu cache, whether batchnorm ran in train
+      mode)
     """
     a, fc_cache = affine_forward(x, w, b)  # (N, M)
     an, bn_cache = batchnorm_forward(a, gamma, beta, bn_param)  # (N, M)
     out, relu_cache = relu_forward(an)
-    return out, (fc_cache, bn_cache, relu_cache)
+    return out, (fc_cache, bn_cache, relu_cache, bn_param["mode"] == "train")
 
 
 def affine_bn_relu_backward(dout, cache):
@@ -83,11 +84,11 @@ def affine_bn_relu_backward(dout, cache):
     - dgamma: (M,)
     - dbeta: (M,)
     """
-    fc_cache, bn_cache, relu_cache = cache
+    fc_cache, bn_cache, relu_cache, train = cache
     dan = relu_backward(dout, relu_cache)  # (N, M)
     da, dgamma, dbeta = batchnorm_backward_alt(dan, bn_cache)
     dx, dw, db = affine_backward(da, fc_cache)
-    if bn_cache[3] == "train":
+    if train:
         # batchnorm subtracts each column's batch mean, so the bias before it cancels:
         # db is exactly zero (summing da would give rounding noise, which the CS231n
         # BatchNormalization notebook's "1e-08~1e-10 for b" check catches), as in
