@@ -3,7 +3,7 @@ with only their imports changed: every printed number within the bound the noteb
 states, on every run.
 
 The cells, their sources (notebook and year for each expectation) and the reading of the
-bounds are in ``tests/cs231n_cells.py``: FullyConnectedNets (2018-2020 and 2021),
+bounds are in the ``tests/cs231n_cells`` package: FullyConnectedNets (2018-2020 and 2021),
 BatchNormalization (2019), Dropout (2019, the ``dropout=`` keyword), ConvolutionalNetworks
 (2019, the integer-gamma spatial batchnorm cell), RNN_Captioning (2018-2020) and
 LSTM_Captioning (2019). The expected numbers are the notebooks' own (hard-coded arrays
