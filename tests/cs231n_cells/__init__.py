@@ -1,6 +1,6 @@
 """The check cells of the public CS231n notebooks, re-created against layerkit.
 
-Each function below replays one notebook's check cells in order, exactly as the notebook
+Each function of this package replays one notebook's check cells in order, exactly as the notebook
 runs them (its inputs, its seeds, its hard-coded expected arrays, the bound it states in
 a comment or in the text above the cell), with only the imports changed:
 ``from cs231n.layers import *`` -> ``from layers import *`` and so on. Nothing here comes
