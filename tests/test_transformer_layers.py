@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from gradcheck import check_layer
 from gradcheck.strategies import transformer_block_inputs
 from layers import (MHA_KEYS, causal_mask, gelu_backward, gelu_forward,
-                    multihead_attention_backward, multihead_attention_forward, positional_embedding_backward,
-                    positional_embedding_forward, transformer_block_backward,
-                    transformer_block_forward)
+                    multihead_attention_backward, multihead_attention_forward,
+                    positional_embedding_backward, positional_embedding_forward,
+                    transformer_block_backward, transformer_block_forward)
 from tests.helpers import host
 
 MHA = MHA_KEYS
