@@ -259,3 +259,39 @@ WORKLOADS = [
                "torch": setup_step_torch},
         reference="torch", note="loss + backward + AdamW; target: layerkit <= 1.2x torch"),
 ]
+
+
+def cpu_time_table(reps: int = 20) -> None:
+    """Every side on one thread, timed by this process's CPU time (min of ``reps``):
+    a figure a shared machine's load does not move, unlike the harness's wall clock.
+
+        python -m benchmarks.suite_transformer
+    """
+    import time
+
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from benchmarks.harness import _warm_malloc
+
+    _warm_malloc()
+    torch.set_num_threads(1)
+    with threadpool_limits(limits=1, user_api="blas"):
+        for wl in WORKLOADS:
+            times = {}
+            for side in ("layerkit", "torch"):
+                (op,) = wl.sides[side]("float32").values()
+                op()
+                ts = []
+                for _ in range(reps):
+                    t = time.process_time()
+                    op()
+                    ts.append(time.process_time() - t)
+                times[side] = 1e3 * min(ts)
+            print(f"{wl.name}: layerkit {times['layerkit']:.1f} ms, torch "
+                  f"{times['torch']:.1f} ms, ratio {times['layerkit'] / times['torch']:.2f}x "
+                  "(1 thread, CPU time)")
+
+
+if __name__ == "__main__":
+    cpu_time_table()
