@@ -1,12 +1,15 @@
 """Nets composed from ``layers``: each holds ``params`` and has ``loss(X, y=None)``."""
 
 from .base import Model
+from .bert import BertClassifier, BertMLM
 from .captioning import CaptioningRNN
 from .char_lm import CharMLPLM, CharRNNLM
 from .conv import ResidualConvNet, ThreeLayerConvNet
 from .fc import FullyConnectedNet, TwoLayerNet
+from .rnn_classifier import CharRNNClassifier
 from .transformer import TransformerLM
 
 __all__: list[str] = ["Model", "TwoLayerNet", "FullyConnectedNet", "ThreeLayerConvNet",
                       "ResidualConvNet", "CaptioningRNN", "CharMLPLM", "CharRNNLM",
-                      "TransformerLM"]
+                      "TransformerLM", "BertMLM", "BertClassifier",
+                      "CharRNNClassifier"]

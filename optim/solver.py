@@ -88,6 +88,10 @@ class Solver:
     schedule='step' or 'cosine', lr_min=0.0 (cosine's floor), restore_best=True (put
     best_params into the model when training ends, as CS231n does), keep_checkpoints=None
     (keep only the newest k checkpoint files this Solver wrote; None keeps all).
+
+    Frozen params: the names in ``model.frozen`` (when the model has it) are never
+    updated and their update rule is never called, so its state (Adam's m, v, t) stays
+    as it was; their gradients are ignored and may be left out of ``loss``'s grads.
     """
 
     # CS231n's attributes are the fields of self.state (one object to save and restore)
@@ -221,9 +225,13 @@ class Solver:
         loss = float(loss)
         if not math.isfinite(loss):
             raise self._diverged(f"the loss is {loss}", "loss")
-        if set(grads) != set(self.model.params):
+        frozen = self._frozen()
+        trainable = [p for p in self.model.params if p not in frozen]
+        if not set(trainable) <= set(grads) <= set(self.model.params):
             raise ValueError(f"Solver: model.loss returned grads for {sorted(grads)} but "
-                             f"params are {sorted(self.model.params)}")
+                             f"params are {sorted(self.model.params)}"
+                             + (f" (frozen: {sorted(frozen)})" if frozen else ""))
+        grads = {p: grads[p] for p in trainable}  # a frozen param's gradient is not used
         bad = _first_nonfinite(grads)
         if bad is not None:
             raise self._diverged(f"the gradient of parameter {bad!r} is not finite", bad)
@@ -237,20 +245,30 @@ class Solver:
         lr = self._scheduled_rate()
         if lr is not None:
             configs = {p: {**c, "learning_rate": lr} for p, c in configs.items()}
-        new_params, new_configs = {}, {}
-        for p, w in self.model.params.items():
+        new_params, new_configs = {}, dict(self.optim_configs)  # frozen: as they were
+        for p in trainable:
             # a copy: a rule stores its state in the dict it is handed (CS231n), and a
             # step that diverges below must leave the Solver's state as it was
-            new_params[p], new_configs[p] = self.update_rule(w, grads[p], dict(configs[p]))
+            new_params[p], new_configs[p] = self.update_rule(self.model.params[p], grads[p],
+                                                             dict(configs[p]))
         bad = _first_nonfinite(new_params)
         if bad is not None:
             raise self._diverged(f"parameter {bad!r} became non-finite in the update", bad)
         self.model.params.update(new_params)  # the same dict, new arrays (CS231n)
         self.optim_configs = new_configs
         self.loss_history.append(loss)
-        first = next(iter(new_configs.values()), {})
+        first = new_configs[trainable[0]] if trainable else {}
         self.lr_history.append(float(first.get("learning_rate", float("nan"))))
         self.iteration += 1
+
+    def _frozen(self) -> set:
+        """``model.frozen`` (names of params never updated; empty when absent), checked."""
+        frozen = set(getattr(self.model, "frozen", None) or ())
+        unknown = sorted(frozen - set(self.model.params))
+        if unknown:
+            raise ValueError(f"Solver: model.frozen names {unknown}, which are not params; "
+                             f"params are {sorted(self.model.params)}")
+        return frozen
 
     # --- the loop ----------------------------------------------------------------------
 
@@ -259,7 +277,8 @@ class Solver:
 
         Inputs:
         - X: (N, ...) inputs
-        - y: (N,) labels, or (N, T) targets when the model's scores are (N, T, V)
+        - y: (N,) labels, or (N, T) targets when the model's scores are (N, T, V);
+          negative targets (a masked LM's unchosen positions) are not counted
         - num_samples: if given and N is larger, a random subsample of that size (drawn
           from the Solver's generator)
 
@@ -279,8 +298,9 @@ class Solver:
                 raise ValueError(f"check_accuracy: scores of shape {tuple(scores.shape)} "
                                  f"need targets of shape {tuple(pred.shape)}; got "
                                  f"{tuple(yb.shape)}")
-            correct += int((pred == yb).sum())
-            total += int(yb.size)
+            counted = yb >= 0
+            correct += int(((pred == yb) & counted).sum())
+            total += int(counted.sum())
         return correct / max(total, 1)
 
     def _check_and_record(self):
