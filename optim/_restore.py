@@ -46,7 +46,11 @@ def restore(solver, ck: dict, path) -> None:
     solver.acc_iterations = h["acc_iteration"].tolist()
     solver.grad_norm_history = h["grad_norm"].tolist()
     solver.epoch, solver.iteration = int(ck["epoch"]), int(ck["iteration"])
-    if solver.iteration != solver.epoch * solver.iterations_per_epoch:
+    order = ck.get("epoch_order")  # saved mid-epoch: the minibatch order of that epoch
+    if order is not None and len(order) == solver.X_train.shape[0] and (
+            solver.iteration // solver.iterations_per_epoch == solver.epoch):
+        solver._order = np.asarray(order)
+    elif solver.iteration != solver.epoch * solver.iterations_per_epoch:
         raise ValueError(
             f"{path}: epoch {solver.epoch} ended at step {solver.iteration}, but with "
             f"{solver.X_train.shape[0]} training examples and batch_size {solver.batch_size} "

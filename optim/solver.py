@@ -130,6 +130,11 @@ class Solver:
             raise ValueError("Solver: schedule='cosine' with a custom rule needs "
                              "optim_config['learning_rate']")
         self.base_lr = None if base is None else float(base)
+        # Hooks for an application (not saved in checkpoints): each ``fn(solver, grads)``
+        # runs after every step, once the epoch's accuracies and checkpoint are done;
+        # ``grads`` are the step's gradients before clipping.
+        self.callbacks = []
+        self._stop_requested = False
         self._reset()
 
     # --- bookkeeping -------------------------------------------------------------------
@@ -169,6 +174,14 @@ class Solver:
             X = X.astype(floats[0])
         return X
 
+    def request_stop(self):
+        """Make ``train()`` return after the step in progress (e.g. from a SIGINT handler).
+
+        ``checkpoint_state()`` then holds that step's state, mid-epoch included, and
+        ``Solver.resume`` carries on from it exactly.
+        """
+        self._stop_requested = True
+
     def _say(self, line: str):
         if self.verbose:
             tqdm.write(line)
@@ -201,6 +214,7 @@ class Solver:
         bad = _first_nonfinite(grads)
         if bad is not None:
             raise self._diverged(f"the gradient of parameter {bad!r} is not finite", bad)
+        raw = grads
         if self.grad_clip is not None:
             norm = math.sqrt(sum(float((g * g).sum()) for g in grads.values()))
             self.grad_norm_history.append(norm)
@@ -223,6 +237,7 @@ class Solver:
         first = next(iter(new_configs.values()), {})
         self.lr_history.append(float(first.get("learning_rate", float("nan"))))
         self.iteration += 1
+        return raw
 
     # --- the loop ----------------------------------------------------------------------
 
@@ -287,7 +302,7 @@ class Solver:
                 j = self.iteration % ipe
                 if j == 0:  # a new epoch: a fresh order of the training set
                     self._order = self.rng.permutation(N)
-                self._step(self._order[j * self.batch_size:(j + 1) * self.batch_size])
+                grads = self._step(self._order[j * self.batch_size:(j + 1) * self.batch_size])
                 t = self.iteration
                 bar.update(1)
                 bar.set_postfix(loss=f"{self.loss_history[-1]:.4f}", refresh=False)
@@ -305,7 +320,12 @@ class Solver:
                     self._check_and_record()
                 if epoch_end:
                     self._save_checkpoint()
+                for fn in self.callbacks:
+                    fn(self, grads)
+                if self._stop_requested:
+                    break
         finally:
+            self._stop_requested = False
             bar.close()
         if self.restore_best and self.best_params and self.iteration >= total:
             self.model.params.update({k: v.copy() for k, v in self.best_params.items()})
@@ -348,6 +368,9 @@ class Solver:
             "epoch": self.epoch, "iteration": self.iteration,
             "best_val_acc": float(self.best_val_acc),
             "rng": self.rng.bit_generator.state, "settings": settings,
+            # mid-epoch (after request_stop): the epoch's minibatch order, to finish it
+            **({"epoch_order": self._order}
+               if self.iteration % self.iterations_per_epoch else {}),
         }
 
     def _save_checkpoint(self):
