@@ -17,7 +17,7 @@ import pytest
 import layerkit.search as S
 import layerkit.train as T
 from layerkit.text import load_corpus
-from tests.test_train_cli import _tiny, use_net
+from tests.test_train_cli import _tiny, tiny_run_in, use_net
 
 pytest.importorskip("tensorboardX")
 event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
@@ -37,12 +37,9 @@ def scalars(ea, tag):
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    """A 2-epoch run of the tiny net in runs/fc-digits (26 steps an epoch)."""
+    """A 2-epoch run of the tiny net in runs/fc-digits (25 steps an epoch)."""
     root = tmp_path_factory.mktemp("tb")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(root)
-        use_net(mp, "fc", _tiny)
-        assert T.main(["--epochs", "2", "--hidden", "12", "-q"]) == 0
+    tiny_run_in(root, "--epochs", "2", "--hidden", "12", "-q")
     return root / "runs" / "fc-digits"
 
 

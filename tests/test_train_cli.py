@@ -38,6 +38,14 @@ def use_net(monkeypatch, name, build):
     monkeypatch.setitem(T.NETS, name, replace(T.NETS[name], build=build))
 
 
+def tiny_run_in(folder, *argv):
+    """``layerkit-train argv`` with the tiny net as fc, run from ``folder`` (module fixtures)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(folder)
+        use_net(mp, "fc", _tiny)
+        assert T.main(list(argv)) == 0
+
+
 def run_files(folder):
     """The files of a run folder, TensorBoard's event files left out."""
     return sorted(n for n in os.listdir(folder) if not n.startswith("events.out.tfevents"))

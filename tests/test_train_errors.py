@@ -10,7 +10,7 @@ import pytest
 
 import layerkit.train as T
 from layerkit import compare, search
-from tests.test_train_cli import ROOT, _tiny, use_net
+from tests.test_train_cli import ROOT, _tiny, tiny_run_in, use_net
 
 # (arguments, what the one line must say). The first ones are the values the issue found
 # ending in a traceback or passing silently.
@@ -79,11 +79,7 @@ BAD = [
 def template(tmp_path_factory):
     """A folder with one finished tiny run ('run', hidden 9, 1 epoch) and some bad files."""
     tmp_path = tmp_path_factory.mktemp("errors")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(tmp_path)
-        use_net(mp, "fc", _tiny)
-        assert T.main(["--epochs", "1", "--hidden", "9", "--out", "run", "-q",
-                       "--no-track"]) == 0
+    tiny_run_in(tmp_path, "--epochs", "1", "--hidden", "9", "--out", "run", "-q", "--no-track")
     (tmp_path / "afile").write_text("not a folder")
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty_but_file").mkdir()
