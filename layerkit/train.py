@@ -285,6 +285,7 @@ def _train(argv: list[str]) -> int:
         if solver.iteration % solver.iterations_per_epoch:  # stopped mid-epoch
             resume_from = runs.step_checkpoint_path(folder, a.net, solver.epoch,
                                                     solver.iteration)
+            os.makedirs(os.path.dirname(resume_from), exist_ok=True)  # none yet in epoch 1
             save_checkpoint(resume_from, solver.checkpoint_state())
             runs.prune_checkpoints(folder, a.keep)
     summary = {"status": status, "val_acc": float(solver.best_val_acc), "seconds": seconds,

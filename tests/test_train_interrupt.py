@@ -94,12 +94,14 @@ def test_sigkill_mid_epoch_then_resume_equals_a_straight_run(tmp_path, straight)
     assert sorted(os.listdir(run / "checkpoints")) == ["fc_epoch_3.npz", "fc_epoch_4.npz"]
 
 
-def test_ctrl_c_mid_epoch_saves_everything_and_resumes_exactly(tmp_path, straight):
-    r = _with_signal([*FAST, "--epochs", "4", "--out", "run"], tmp_path, "SIGINT", 25)
+@pytest.mark.parametrize("step", [25, 3])  # mid-epoch 3, and in the first epoch
+def test_ctrl_c_mid_epoch_saves_everything_and_resumes_exactly(tmp_path, straight, step):
+    r = _with_signal([*FAST, "--epochs", "4", "--out", "run"], tmp_path, "SIGINT", step)
     assert r.returncode == 130, r.stderr
-    ckpt = os.path.join("run", "checkpoints", "fc_epoch_2_step_25.npz")
-    assert r.stderr == (f"layerkit-train: stopped by Ctrl-C at step 25 of 40 (epoch 3); wrote "
-                        f"run; resume with: layerkit-train --resume {ckpt}\n")
+    done = step // 10
+    ckpt = os.path.join("run", "checkpoints", f"fc_epoch_{done}_step_{step}.npz")
+    assert r.stderr == (f"layerkit-train: stopped by Ctrl-C at step {step} of 40 (epoch "
+                        f"{done + 1}); wrote run; resume with: layerkit-train --resume {ckpt}\n")
     run = tmp_path / "run"
     for name in ("history.json", "history.csv", "model.npz", "run.json"):
         assert (run / name).is_file(), name
@@ -107,10 +109,11 @@ def test_ctrl_c_mid_epoch_saves_everything_and_resumes_exactly(tmp_path, straigh
         assert_png(run / png)
     doc = json.loads((run / "run.json").read_text())
     assert doc["status"] == "interrupted" and doc["resume_from"] == ckpt
-    assert doc["steps_done"] == 25
-    assert len(json.loads((run / "history.json").read_text())["loss"]) == 25
-    # the step checkpoint counts for --keep 2: epoch 1 is gone
-    assert sorted(os.listdir(run / "checkpoints")) == ["fc_epoch_2.npz", "fc_epoch_2_step_25.npz"]
+    assert doc["steps_done"] == step
+    assert len(json.loads((run / "history.json").read_text())["loss"]) == step
+    # the step checkpoint counts for --keep 2: at step 25, epoch 1's is gone
+    assert sorted(os.listdir(run / "checkpoints")) == [
+        *([f"fc_epoch_{done}.npz"] if done else []), os.path.basename(ckpt)]
     r = _train(["--resume", ckpt, "-q"], tmp_path)
     assert r.returncode == 0, r.stderr
     assert_same_run(straight, run, 4)
