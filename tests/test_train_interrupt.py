@@ -73,6 +73,18 @@ def assert_same_run(a, b, epochs):
     assert len(ca["history"]["loss"]) == 10 * epochs
 
 
+def assert_events_once_per_step(run, steps):
+    """TensorBoard shows the loss of every step once: what the stopped process logged past
+    its checkpoint is purged when the resumed one starts."""
+    ea_mod = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    ea = ea_mod.EventAccumulator(str(run), size_guidance={"scalars": 0})
+    ea.Reload()
+    events = ea.Scalars("train/loss")
+    assert [e.step for e in events] == list(range(1, steps + 1))
+    h = json.loads((run / "history.json").read_text())
+    np.testing.assert_allclose([e.value for e in events], h["loss"], rtol=1e-6)
+
+
 def test_sigkill_mid_epoch_then_resume_equals_a_straight_run(tmp_path, straight):
     r = _with_signal([*FAST, "--epochs", "4", "--out", "run"], tmp_path, "SIGKILL", 25)
     assert r.returncode == -signal.SIGKILL
@@ -90,6 +102,7 @@ def test_sigkill_mid_epoch_then_resume_equals_a_straight_run(tmp_path, straight)
     doc = json.loads((run / "run.json").read_text())
     assert doc["status"] == "finished" and doc["epochs_done"] == 4
     assert doc["resumed"][0]["from"] == os.path.join("run", "checkpoints", "fc_epoch_2.npz")
+    assert_events_once_per_step(run, 40)
     # resume prunes: --keep 2 holds across the resume
     assert sorted(os.listdir(run / "checkpoints")) == ["fc_epoch_3.npz", "fc_epoch_4.npz"]
 
@@ -117,6 +130,7 @@ def test_ctrl_c_mid_epoch_saves_everything_and_resumes_exactly(tmp_path, straigh
     r = _train(["--resume", ckpt, "-q"], tmp_path)
     assert r.returncode == 0, r.stderr
     assert_same_run(straight, run, 4)
+    assert_events_once_per_step(run, 40)
 
 
 def test_a_real_sigint_from_outside_then_resume(tmp_path):
