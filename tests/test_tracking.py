@@ -145,6 +145,20 @@ def test_a_real_tensorboard_server_shows_the_run(tiny_run, tmp_path):
         assert [row[1] for row in data] == h["iteration"]  # rows are [wall time, step, value]
         np.testing.assert_allclose([row[2] for row in data], h["loss"], rtol=1e-6)
         assert "fc-digits" in _get_json(f"http://127.0.0.1:{port}/data/runs")
+        # the HParams tab: the run is a session with its settings and final metric
+        query = {"experimentName": "", "startIndex": 0, "sliceSize": 10, "colParams": [],
+                 "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE",
+                                     "STATUS_RUNNING"]}
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/data/plugin/hparams/session_groups",
+            data=json.dumps(query).encode(), headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            groups = json.loads(r.read())["sessionGroups"]
+        assert [g["name"] for g in groups] == ["fc-digits"]
+        assert groups[0]["hparams"]["hidden"] == "12"
+        val = {m["name"]["tag"]: m["value"] for m in groups[0]["metricValues"]}
+        run = json.loads((tiny_run / "run.json").read_text())
+        assert val["hparams/val_acc"] == pytest.approx(run["val_acc"], rel=1e-6)
     finally:
         proc.terminate()
         try:
