@@ -6,8 +6,9 @@ Adding a net to the command is local to this file:
    for text nets (``a`` is the run's configuration, an ``argparse.Namespace`` with the
    common flags and the net's own options, ``dtype`` a numpy dtype);
 2. a row in ``NETS``: the builder, the options the net reads (their flags are refused for
-   every other net), its defaults, and for a language model how the text is cut
-   (``text="mlp"``: fixed contexts, ``text="rnn"``: sequences);
+   every other net), its defaults (also of the common flags: lr, epochs, batch_size, ...;
+   an option with no value in ``OPTION_DEFAULTS`` needs one here), and for a language
+   model how the text is cut (``text="mlp"``: fixed contexts, ``text="rnn"``: sequences);
 3. a row in ``OPTIONS`` for each option no other net has yet (its flag, type and help).
 
 A text net also needs ``sample(prefix, n, temperature, seed=)``.

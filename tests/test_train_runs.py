@@ -98,3 +98,24 @@ def test_compare_prints_the_differences_and_overlays_the_curves(here, capsys):
     assert row[head.index("val_acc")] == f"{run['val_acc']:.3f}"
     assert lines[-1] == "compared 2 runs; wrote c.png; skipped 1 folder(s) without run.json"
     assert_png(here / "c.png")
+
+
+def test_a_new_net_is_one_row_in_the_table(here, monkeypatch, capsys):
+    """What a helper adding --net gpt-lm does: a builder, a NETS row, an OPTIONS row."""
+    from layerkit import cli_types, net_table
+    from tests.tiny_models import TinyMLP
+
+    def build(a, shape, k):
+        return TinyMLP(64, a.width, k, dtype=a.dtype, seed=a.seed)
+
+    monkeypatch.setitem(net_table.OPTIONS, "width",
+                        net_table.Option(cli_types.positive_int, "hidden width"))
+    monkeypatch.setitem(net_table.NETS, "tiny", net_table.Net(build, ("width",),
+                                                              dict(width=5, epochs=1)))
+    assert T.main(["--net", "tiny", "--width", "7", "-q", "--no-track"]) == 0
+    run = json.loads((here / "runs" / "tiny-digits" / "run.json").read_text())
+    assert run["args"]["width"] == 7 and "hidden" not in run["args"]
+    assert T.main(["--net", "fc", "--width", "7", "-q"]) == 2
+    assert "--width 7: --net fc does not use it" in capsys.readouterr().err
+    assert T.main(["--net", "tiny", "--width", "0", "-q"]) == 2
+    assert "argument --width: must be an integer >= 1" in capsys.readouterr().err
