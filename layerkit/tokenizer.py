@@ -29,6 +29,8 @@ from collections import Counter
 
 import numpy as np
 
+from layers.backend import to_numpy
+
 __all__ = ["Tokenizer", "SPECIALS", "PAD", "UNK", "CLS", "SEP", "MASK"]
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
@@ -172,16 +174,19 @@ class Tokenizer:
     # --- saving --------------------------------------------------------------------------
 
     def to_tree(self) -> dict:
-        """A tree of JSON values and arrays (``optim.save_checkpoint`` saves it as is)."""
+        """A flat dict of strings and one array (``optim.save_checkpoint`` saves it as is,
+        and so does a Solver checkpoint as a net's state dict): format, specials (their
+        names joined by spaces), chars, merges ((M, 2) int64)."""
         merges = np.asarray(self.merges, dtype=np.int64).reshape(-1, 2)
-        return {"format": FORMAT, "specials": list(SPECIALS), "chars": self.chars,
+        return {"format": FORMAT, "specials": " ".join(SPECIALS), "chars": self.chars,
                 "merges": merges}
 
     @classmethod
     def from_tree(cls, tree: dict) -> "Tokenizer":
         if not isinstance(tree, dict) or tree.get("format") != FORMAT:
             raise ValueError(f"Tokenizer.from_tree: not a tokenizer tree of format {FORMAT!r}")
-        if list(tree["specials"]) != list(SPECIALS):
-            raise ValueError(f"Tokenizer.from_tree: special tokens {tree['specials']!r} differ "
-                             f"from this version's {list(SPECIALS)!r}")
-        return cls(tree["chars"], np.asarray(tree["merges"]).reshape(-1, 2).tolist())
+        if tree.get("specials") != " ".join(SPECIALS):
+            raise ValueError(f"Tokenizer.from_tree: special tokens {tree.get('specials')!r} "
+                             f"differ from this version's {' '.join(SPECIALS)!r}")
+        merges = np.asarray(to_numpy(tree["merges"]), dtype=np.int64).reshape(-1, 2)
+        return cls(tree["chars"], merges.tolist())

@@ -21,13 +21,16 @@ import math
 import numpy as np
 
 from nets import BertClassifier, BertMLM, CharRNNClassifier, CharRNNLM
-from optim import Solver
+from optim import Solver, load_checkpoint
 
 from .mlm import IGNORE, mlm_data, unigram_baseline
 from .text import sequence_windows
+from .tokenizer import Tokenizer
+from .topic_task import topic_task
 
 __all__ = ["BERT_ARCH", "LSTM_ARCH", "copy_params", "freeze_lower", "pretrain_bert",
-           "mlm_report", "char_ids", "pretrain_lstm", "finetune", "classifier_like"]
+           "mlm_report", "char_ids", "pretrain_lstm", "finetune", "classifier_like",
+           "mlm_splits", "bert_mlm_data", "bert_cls_data"]
 
 LN2 = math.log(2.0)
 BERT_ARCH = {"embed_dim": 64, "num_heads": 4, "num_layers": 2, "ff_dim": 256, "max_len": 64}
@@ -65,19 +68,24 @@ def freeze_lower(model) -> set:
 
 # --- BERT ---------------------------------------------------------------------------------
 
-def pretrain_bert(task, tok, *, epochs=6, copies=2, batch_size=64, lr=2e-3, seed=0,
+def mlm_splits(task, tok, *, copies: int, seed: int, max_len: int) -> dict:
+    """The Solver's data for masked-LM pretraining: X_train, y_train (``copies`` masks of
+    the pretraining snippets), X_val, y_val (the validation snippets, masked once)."""
+    train = mlm_data(tok, task.pretrain_texts, copies=copies, seed=seed, max_len=max_len)
+    val = mlm_data(tok, task.val_texts, seed=seed + 1, max_len=max_len)
+    return {"X_train": train["X"], "y_train": train["y"], "X_val": val["X"], "y_val": val["y"]}
+
+
+def pretrain_bert(task, tok, *, epochs=4, copies=8, batch_size=64, lr=2e-3, seed=0,
                   verbose=False, **arch):
     """A BertMLM pretrained on ``task.pretrain_texts`` with BERT's masking (``copies``
     masks of the text), validated on the masked validation snippets. Returns
     ``(model, solver)``; the solver's val accuracy is the masked-token accuracy."""
     arch = {**BERT_ARCH, **arch}
-    max_len = arch["max_len"]
-    train = mlm_data(tok, task.pretrain_texts, copies=copies, seed=seed, max_len=max_len)
-    val = mlm_data(tok, task.val_texts, seed=seed + 1, max_len=max_len)
+    data = mlm_splits(task, tok, copies=copies, seed=seed, max_len=arch["max_len"])
     model = BertMLM(tok.vocab_size, pad_id=tok.pad_id, seed=seed, **arch)
-    solver = Solver(model, {"X_train": train["X"], "y_train": train["y"], "X_val": val["X"],
-                            "y_val": val["y"]},
-                    update_rule="adam", optim_config={"learning_rate": lr},
+    model.info.update(tok.to_tree())
+    solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": lr},
                     schedule="cosine", num_epochs=epochs, batch_size=batch_size,
                     num_train_samples=256, grad_clip=1.0, seed=seed, verbose=verbose,
                     print_every=0)
@@ -179,3 +187,63 @@ def finetune(model, data: dict, *, epochs=20, batch_size=16, lr=1e-3, seed=0,
                     num_train_samples=None, seed=seed, verbose=verbose, print_every=0)
     solver.train()
     return solver
+
+
+# --- the training command's data (layerkit.net_table rows bert-mlm, bert-cls) -------------
+
+def bert_mlm_data(a):
+    """``(data, build)`` of ``layerkit-train --net bert-mlm``: the masked pretraining text
+    of the topic task and a BertMLM that carries its tokenizer in ``info`` (so the run's
+    model.npz and checkpoints hold it)."""
+    task = topic_task(seed=a.split_seed)
+    tok = Tokenizer.train("\n".join(task.pretrain_texts), a.merges)
+    L = BERT_ARCH["max_len"]
+    data = mlm_splits(task, tok, copies=a.copies, seed=a.seed, max_len=L)
+
+    def build():
+        model = BertMLM(tok.vocab_size, max_len=L, embed_dim=a.embed, num_heads=a.heads,
+                        num_layers=a.layers, dropout=a.dropout, pad_id=tok.pad_id, reg=a.reg,
+                        dtype=a.dtype, seed=a.seed)
+        model.info.update(tok.to_tree())
+        return model
+    return data, build
+
+
+def bert_cls_data(a):
+    """``(data, build)`` of ``layerkit-train --net bert-cls``: ``a.labels_per_class``
+    labelled training snippets per class, the validation and test splits, and a
+    BertClassifier; with ``a.init`` (a bert-mlm model.npz or checkpoint) its
+    architecture, tokenizer and encoder come from there, and ``a.freeze == 'lower'``
+    freezes all but the top block."""
+    task = topic_task(seed=a.split_seed)
+    arch = {"embed_dim": a.embed, "num_heads": a.heads, "num_layers": a.layers,
+            "max_len": BERT_ARCH["max_len"]}
+    params = {}
+    if a.init:
+        try:
+            ck = load_checkpoint(a.init)
+        except OSError as e:
+            raise OSError(f"--init {a.init}: cannot read it ({e.strerror or e})") from None
+        info = ck["model_state"]["state_dicts"][0]
+        tok, params = Tokenizer.from_tree(info), ck["params"]
+        arch = {"embed_dim": params["W_tok"].shape[1], "num_heads": int(info["num_heads"]),
+                "num_layers": sum(k.endswith(".ln1_gamma") for k in params),
+                "ff_dim": params["blk1.W_ff1"].shape[1], "max_len": params["W_pos"].shape[0]}
+    else:
+        tok = Tokenizer.train("\n".join(task.pretrain_texts), a.merges)
+    idx = task.labelled(a.labels_per_class, seed=a.seed)
+    X = [tok.encode_batch(t, arch["max_len"]) for t in
+         (task.train_texts, task.val_texts, task.test_texts)]
+    data = {"X_train": X[0][idx], "y_train": task.train_labels[idx], "X_val": X[1],
+            "y_val": task.val_labels, "X_test": X[2], "y_test": task.test_labels}
+
+    def build():
+        model = BertClassifier(tok.vocab_size, len(task.classes), dropout=a.dropout,
+                               pooling=a.pooling, pad_id=tok.pad_id, reg=a.reg, dtype=a.dtype,
+                               seed=a.seed, **arch)
+        copy_params(params, model)
+        model.info.update(tok.to_tree())
+        if a.freeze == "lower":
+            freeze_lower(model)
+        return model
+    return data, build

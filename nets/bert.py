@@ -60,6 +60,12 @@ class _BertEncoder(Model):
             raise ValueError(f"{type(self).__name__}: pad_id must be an id in [0, "
                              f"{self.vocab_size}); got {pad_id!r}")
         self.pad_id = int(pad_id)
+        # plain facts saved with every checkpoint (Solver: state_dicts); a training
+        # command adds the tokenizer's tree here so a checkpoint is self-contained
+        self.info: dict = {"num_heads": self.num_heads, "pad_id": self.pad_id}
+
+    def state_dicts(self) -> list[dict]:
+        return [self.info]
 
     def _encode(self, X, train):
         """Final hidden states (N, T, E) of token ids X (N, T) and the cache."""
