@@ -24,11 +24,7 @@ from numbers import Integral
 
 import numpy as np
 
-from layers import (BLOCK_KEYS, affine_backward, affine_forward, dropout_backward,
-                    dropout_forward, layernorm_backward, layernorm_forward,
-                    positional_embedding_backward, positional_embedding_forward,
-                    transformer_block_backward, transformer_block_forward,
-                    word_embedding_backward, word_embedding_forward)
+from layers import BLOCK_KEYS, affine_backward, affine_forward
 from layers import _validate as v
 from layers.backend import default_rng, get_backend, get_xp, random_normal
 
@@ -38,7 +34,6 @@ from .transformer import TransformerLM, softmax_cross_entropy_inplace
 __all__ = ["BertMLM", "BertClassifier", "IGNORE"]
 
 IGNORE = -1  # an MLM target that is not a chosen position
-_LN = {"eps": 1e-5}
 
 
 class _BertEncoder(Model):
@@ -67,32 +62,18 @@ class _BertEncoder(Model):
     def state_dicts(self) -> list[dict]:
         return [self.info]
 
+    # the trunk below the output layer is TransformerLM's, under another mask
+    _trunk_forward = TransformerLM._trunk_forward
+    _trunk_backward = TransformerLM._trunk_backward
+
     def _encode(self, X, train):
-        """Final hidden states (N, T, E) of token ids X (N, T) and the cache."""
-        fn = f"{type(self).__name__}.loss"
-        p, E = self.params, self.embed_dim
-        v.integer_array(fn, "X", X, high=self.vocab_size, high_name="vocab_size",
-                        what="(N, T) token ids")
-        v.shape(fn, "X", X, (None, None), "(N, T) token ids")
-        N, T = X.shape
-        if T > self.max_len:
-            raise ValueError(f"{fn}: X has T = {T} positions; the model has max_len = "
-                             f"{self.max_len}")
-        emb, c_tok = word_embedding_forward(X, p["W_tok"])  # (N, T, E)
-        h, c_pos = positional_embedding_forward(emb, p["W_pos"])
-        drop0, c_drop = self._dropout(0, train), None
-        if drop0 is not None:
-            h, c_drop = dropout_forward(h, drop0)
+        """Final hidden states (N, T, E) of token ids X (N, T) and the cache: no causal
+        mask; a [PAD] key is masked out (positions attend to every non-[PAD] token)."""
         keep = X != self.pad_id  # (N, T): keys a position may attend to
         mask = None if bool(keep.all()) else keep[:, None, None, :]  # (N, 1, 1, T)
-        blocks = []
-        for layer in range(1, self.num_layers + 1):
-            bp = {k: p[f"blk{layer}.{k}"] for k in BLOCK_KEYS}
-            h, cache = transformer_block_forward(h, bp, self.num_heads, mask,
-                                                 self._dropout(layer, train))
-            blocks.append(cache)
-        hf, c_lnf = layernorm_forward(h.reshape(N * T, E), p["lnf_gamma"], p["lnf_beta"], _LN)
-        return hf.reshape(N, T, E), ((N, T), c_tok, c_pos, c_drop, blocks, c_lnf)
+        hf, cache = self._trunk_forward(X, train, mask)
+        N, T = X.shape
+        return hf.reshape(N, T, self.embed_dim), cache
 
     def _lowest_needed(self) -> int:
         """The lowest layer the backward must reach: 0 when an embedding is trainable,
@@ -106,21 +87,8 @@ class _BertEncoder(Model):
 
     def _encode_backward(self, dh, cache) -> dict:
         """Grads of the encoder's params from dh (N, T, E), down to ``_lowest_needed``."""
-        (N, T), c_tok, c_pos, c_drop, blocks, c_lnf = cache
-        grads = {}
-        dx, grads["lnf_gamma"], grads["lnf_beta"] = layernorm_backward(
-            dh.reshape(N * T, self.embed_dim), c_lnf)
-        dx = dx.reshape(N, T, self.embed_dim)
-        lowest = self._lowest_needed()
-        for layer in range(self.num_layers, max(lowest, 1) - 1, -1):
-            dx, dbp = transformer_block_backward(dx, blocks[layer - 1])
-            grads.update({f"blk{layer}.{k}": g for k, g in dbp.items()})
-        if lowest == 0:
-            if c_drop is not None:
-                dx = dropout_backward(dx, c_drop)
-            demb, grads["W_pos"] = positional_embedding_backward(dx, c_pos)
-            grads["W_tok"] = word_embedding_backward(demb, c_tok)
-        return grads
+        N, T, E = dh.shape
+        return self._trunk_backward(dh.reshape(N * T, E), cache, self._lowest_needed())
 
 
 class BertMLM(_BertEncoder):
