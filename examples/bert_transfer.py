@@ -8,8 +8,9 @@
    recipe), reported against the unigram baseline; and the kit's LSTM language model
    (``nets.CharRNNLM``) pretrained on the same text.
 4. Fine-tuning with 5, 20 and 100 labels per class: from scratch, from the pretrained
-   encoder (all layers), and with the lower layers frozen; the same for the LSTM.
-   Every run trains through the Solver (Adam, cosine schedule) and keeps its best
+   encoder (all layers), and with the lower layers frozen; the same for the LSTM. Every
+   run, scratch included, first trains its head alone (a linear probe, ``--probe-epochs``)
+   and then fine-tunes, through the Solver (Adam, cosine schedule), keeping its best
    validation epoch; the test split is read once per run, at the end.
 
     python examples/bert_transfer.py                  # ~6 min on 2 cores
@@ -41,7 +42,7 @@ from optim import history_dict  # noqa: E402
 MODES = ("scratch", "pretrained, all layers", "pretrained, lower layers frozen")
 
 
-def _runs(name, pretrained, inputs, task, labels_per_class, a, histories, say):
+def _runs(name, pretrained, inputs, task, labels_per_class, a, histories, say, lr):
     """Fine-tune ``pretrained``'s classifier in each mode for each labelled-set size;
     returns {k: {mode: test accuracy}}."""
     X_train, X_val, X_test = inputs
@@ -58,8 +59,8 @@ def _runs(name, pretrained, inputs, task, labels_per_class, a, histories, say):
                 copy_params(pretrained.params, model)
             if mode.endswith("frozen"):
                 freeze_lower(model)
-            solver = finetune(model, data, epochs=epochs, batch_size=a.batch_size,
-                              lr=a.finetune_lr, seed=a.seed)
+            solver = finetune(model, data, epochs=epochs, batch_size=a.batch_size, lr=lr,
+                              probe_epochs=a.probe_epochs, probe_lr=3 * lr, seed=a.seed)
             acc = solver.check_accuracy(X_test, task.test_labels)
             out[k][mode] = acc
             if k == 20:
@@ -72,14 +73,19 @@ def _runs(name, pretrained, inputs, task, labels_per_class, a, histories, say):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--merges", type=int, default=500, help="byte-pair merges")
-    p.add_argument("--pretrain-epochs", type=int, default=15)
-    p.add_argument("--copies", type=int, default=2, help="masks of the text per epoch")
-    p.add_argument("--lstm-epochs", type=int, default=3)
+    p.add_argument("--pretrain-epochs", type=int, default=6)
+    p.add_argument("--copies", type=int, default=8, help="masks of the text per epoch")
+    p.add_argument("--dropout", type=float, default=0.1, help="BERT's, in pretraining")
+    p.add_argument("--lstm-epochs", type=int, default=4)
     p.add_argument("--labels", default="5,20,100", help="labels per class to try")
     p.add_argument("--steps", type=int, default=200, help="fine-tuning steps per run")
     p.add_argument("--min-epochs", type=int, default=8)
     p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--probe-epochs", type=int, default=10,
+                   help="epochs of the head alone (rate 3x) before fine-tuning; 0: none")
     p.add_argument("--finetune-lr", type=float, default=1e-3)
+    p.add_argument("--lstm-finetune-lr", type=float, default=1e-2,
+                   help="the LSTM's rate (its language model trains at 1e-2 too)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1,
                    help="BLAS threads (1 is fastest for these small matrices on a busy machine)")
@@ -88,6 +94,7 @@ def main(argv=None):
     a = p.parse_args(argv)
     if a.quick:
         a.merges, a.pretrain_epochs, a.lstm_epochs, a.steps, a.min_epochs = 100, 1, 1, 20, 1
+        a.probe_epochs, a.copies = 1, 1
         a.labels = "5,20"
     labels_per_class = [int(k) for k in a.labels.split(",")]
     start = time.perf_counter()
@@ -102,7 +109,7 @@ def main(argv=None):
             f"(the pretraining text), {len(task.test_texts)} test; tokenizer: "
             f"{tok.vocab_size} tokens")
         mlm, solver = pretrain_bert(task, tok, epochs=a.pretrain_epochs, copies=a.copies,
-                                    seed=a.seed)
+                                    dropout=a.dropout, batch_size=32, seed=a.seed)
         report = mlm_report(mlm, tok, task.val_texts, task.pretrain_texts)
         uni = report["unigram"]
         say(f"BERT masked LM on the validation snippets: accuracy {report['accuracy']:.3f} "
@@ -118,11 +125,11 @@ def main(argv=None):
         bert_inputs = [tok.encode_batch(t, L) for t in
                        (task.train_texts, task.val_texts, task.test_texts)]
         table = {"BERT": _runs("BERT", mlm, bert_inputs, task, labels_per_class, a,
-                               histories, say)}
+                               histories, say, a.finetune_lr)}
         lstm_inputs = [char_ids(t, lm.chars) for t in
                        (task.train_texts, task.val_texts, task.test_texts)]
         table["LSTM"] = _runs("LSTM", lm, lstm_inputs, task, labels_per_class, a,
-                              histories, say)
+                              histories, say, a.lstm_finetune_lr)
 
     seconds = time.perf_counter() - start
     print(f"\ntest accuracy on {len(task.test_texts)} snippets, 8 classes (chance 0.125)")

@@ -179,14 +179,29 @@ def classifier_like(pretrained, num_classes: int, seed: int = 0):
 
 
 def finetune(model, data: dict, *, epochs=20, batch_size=16, lr=1e-3, seed=0,
-             verbose=False):
+             probe_epochs=0, probe_lr=3e-3, verbose=False):
     """Train ``model`` (a classifier) on ``data`` (X_train, y_train, X_val, y_val) with
-    the Solver, keeping the params of the best validation epoch. Returns the Solver."""
-    solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": lr},
-                    schedule="cosine", num_epochs=epochs, batch_size=batch_size,
-                    num_train_samples=None, seed=seed, verbose=verbose, print_every=0)
-    solver.train()
-    return solver
+    the Solver, keeping the params of the best validation epoch. Returns the Solver.
+
+    ``probe_epochs`` > 0 first trains the head alone (W_cls, b_cls; everything else
+    frozen) for that many epochs at ``probe_lr``, then everything that ``model.frozen``
+    does not name: a linear probe, then fine-tuning (LP-FT, Kumar et al. 2022), so a
+    random head does not push its first large gradients into pretrained layers."""
+    def run(n, rate):
+        solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": rate},
+                        schedule="cosine", num_epochs=n, batch_size=batch_size,
+                        num_train_samples=None, seed=seed, verbose=verbose, print_every=0)
+        solver.train()
+        return solver
+
+    if probe_epochs:
+        frozen = model.frozen
+        model.frozen = set(model.params) - {"W_cls", "b_cls"}
+        try:
+            run(probe_epochs, probe_lr)
+        finally:
+            model.frozen = frozen
+    return run(epochs, lr)
 
 
 # --- the training command's data (layerkit.net_table rows bert-mlm, bert-cls) -------------

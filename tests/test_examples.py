@@ -31,3 +31,15 @@ def test_fc_examples(tmp_path, script):
         assert (tmp_path / "fc_loss.png").exists() and (tmp_path / "fc_accuracy.png").exists()
     else:
         assert out.startswith("train accuracy 1.00")
+
+
+@pytest.mark.slow
+def test_bert_transfer_example_quick(tmp_path):
+    """The whole pretraining and transfer story in its smoke-test size (about a minute)."""
+    env = {**os.environ, "PYTHONPATH": ROOT, "MPLBACKEND": "Agg"}
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "bert_transfer.py"),
+                        "--quick", "--out", str(tmp_path)], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "| BERT | 20 |" in r.stdout and "| LSTM | 5 |" in r.stdout
+    assert (tmp_path / "bert_transfer.png").exists()
