@@ -43,37 +43,38 @@ MODES = ("scratch", "pretrained, all layers", "pretrained, lower layers frozen")
 
 
 def _runs(name, pretrained, inputs, task, labels_per_class, a, histories, say, lr):
-    """Fine-tune ``pretrained``'s classifier in each mode for each labelled-set size;
-    returns {k: {mode: test accuracy}}."""
+    """Fine-tune ``pretrained``'s classifier in each mode for each labelled-set size, on
+    each labelled set of ``a.label_seeds``; returns {k: {mode: [test accuracy per set]}}."""
     X_train, X_val, X_test = inputs
     out = {}
     for k in labels_per_class:
-        idx = task.labelled(k, seed=a.seed)
-        data = {"X_train": X_train[idx], "y_train": task.train_labels[idx],
-                "X_val": X_val, "y_val": task.val_labels}
-        epochs = max(a.min_epochs, a.steps * a.batch_size // len(idx))  # same step budget
-        out[k] = {}
-        for mode in MODES:
-            model = classifier_like(pretrained, len(task.classes), seed=a.seed)
-            if mode != "scratch":
-                copy_params(pretrained.params, model)
-            if mode.endswith("frozen"):
-                freeze_lower(model)
-            solver = finetune(model, data, epochs=epochs, batch_size=a.batch_size, lr=lr,
-                              probe_epochs=a.probe_epochs, probe_lr=3 * lr, seed=a.seed)
-            acc = solver.check_accuracy(X_test, task.test_labels)
-            out[k][mode] = acc
-            if k == 20:
-                histories[f"{name}, {mode}"] = history_dict(solver)
-            say(f"  {name:5s} {k:3d} labels/class  {mode:33s} test {acc:.3f} "
-                f"(val {solver.best_val_acc:.3f}, {epochs} epochs)")
+        out[k] = {mode: [] for mode in MODES}
+        for s in a.label_seeds:
+            idx = task.labelled(k, seed=s)
+            data = {"X_train": X_train[idx], "y_train": task.train_labels[idx],
+                    "X_val": X_val, "y_val": task.val_labels}
+            epochs = max(a.min_epochs, a.steps * a.batch_size // len(idx))  # same budget
+            for mode in MODES:
+                model = classifier_like(pretrained, len(task.classes), seed=a.seed)
+                if mode != "scratch":
+                    copy_params(pretrained.params, model)
+                if mode.endswith("frozen"):
+                    freeze_lower(model)
+                solver = finetune(model, data, epochs=epochs, batch_size=a.batch_size, lr=lr,
+                                  probe_epochs=a.probe_epochs, probe_lr=3 * lr, seed=a.seed)
+                acc = solver.check_accuracy(X_test, task.test_labels)
+                out[k][mode].append(acc)
+                if k == 20 and s == a.label_seeds[0]:
+                    histories[f"{name}, {mode}"] = history_dict(solver)
+                say(f"  {name:5s} {k:3d} labels/class (set {s})  {mode:33s} test {acc:.3f} "
+                    f"(val {solver.best_val_acc:.3f}, {epochs} epochs)")
     return out
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--merges", type=int, default=500, help="byte-pair merges")
-    p.add_argument("--pretrain-epochs", type=int, default=6)
+    p.add_argument("--pretrain-epochs", type=int, default=4)
     p.add_argument("--copies", type=int, default=8, help="masks of the text per epoch")
     p.add_argument("--dropout", type=float, default=0.1, help="BERT's, in pretraining")
     p.add_argument("--lstm-epochs", type=int, default=4)
@@ -86,7 +87,9 @@ def main(argv=None):
     p.add_argument("--finetune-lr", type=float, default=1e-3)
     p.add_argument("--lstm-finetune-lr", type=float, default=1e-2,
                    help="the LSTM's rate (its language model trains at 1e-2 too)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="weights, masks, minibatch order")
+    p.add_argument("--label-seeds", default="0",
+                   help="labelled training sets to average over, e.g. 0,1,2")
     p.add_argument("--threads", type=int, default=1,
                    help="BLAS threads (1 is fastest for these small matrices on a busy machine)")
     p.add_argument("--quick", action="store_true", help="a smoke run of the whole story")
@@ -97,6 +100,7 @@ def main(argv=None):
         a.probe_epochs, a.copies = 1, 1
         a.labels = "5,20"
     labels_per_class = [int(k) for k in a.labels.split(",")]
+    a.label_seeds = [int(s) for s in a.label_seeds.split(",")]
     start = time.perf_counter()
 
     def say(line):
@@ -109,7 +113,7 @@ def main(argv=None):
             f"(the pretraining text), {len(task.test_texts)} test; tokenizer: "
             f"{tok.vocab_size} tokens")
         mlm, solver = pretrain_bert(task, tok, epochs=a.pretrain_epochs, copies=a.copies,
-                                    dropout=a.dropout, batch_size=32, seed=a.seed)
+                                    dropout=a.dropout, seed=a.seed)
         report = mlm_report(mlm, tok, task.val_texts, task.pretrain_texts)
         uni = report["unigram"]
         say(f"BERT masked LM on the validation snippets: accuracy {report['accuracy']:.3f} "
@@ -132,12 +136,18 @@ def main(argv=None):
                               histories, say, a.lstm_finetune_lr)
 
     seconds = time.perf_counter() - start
-    print(f"\ntest accuracy on {len(task.test_texts)} snippets, 8 classes (chance 0.125)")
+    sets = len(a.label_seeds)
+    print(f"\ntest accuracy on {len(task.test_texts)} snippets, 8 classes (chance 0.125)"
+          + (f"; mean over {sets} labelled sets (min-max)" if sets > 1 else ""))
     print(f"| net | labels/class | {' | '.join(MODES)} |")
     print("| --- | --- |" + " --- |" * len(MODES))
+
+    def cell(accs):
+        mean = sum(accs) / len(accs)
+        return f"{mean:.3f}" + (f" ({min(accs):.3f}-{max(accs):.3f})" if len(accs) > 1 else "")
     for net, rows in table.items():
         for k, accs in rows.items():
-            print(f"| {net} | {k} | " + " | ".join(f"{accs[m]:.3f}" for m in MODES) + " |")
+            print(f"| {net} | {k} | " + " | ".join(cell(accs[m]) for m in MODES) + " |")
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     plot_transfer(history_dict(solver), {k: h for k, h in histories.items()
