@@ -93,17 +93,15 @@ class _BertEncoder(Model):
 
 class BertMLM(_BertEncoder):
     """The encoder with the masked-LM head tied to the token embedding (no extra params).
+    Arguments: vocab_size, max_len=128, embed_dim=64, num_heads=4, num_layers=2,
+    ff_dim=None (4 embed_dim), dropout=0.0 (drop probability), pad_id=0, reg=0.0,
+    dtype=np.float32, seed=None.
 
     ``loss(X, y)``: X (N, T) the masked token ids, y (N, T) the original ids at the chosen
     positions and IGNORE (-1) elsewhere; the loss is the mean cross-entropy (nats) over the
     chosen positions only, and logits are computed only there. ``loss(X)``: scores
     (N, T, V) at every position, without dropout.
     """
-
-    def __init__(self, vocab_size, max_len=128, embed_dim=64, num_heads=4, num_layers=2,
-                 ff_dim=None, dropout=0.0, pad_id=0, reg=0.0, dtype=np.float32, seed=None):
-        super().__init__(vocab_size, max_len, embed_dim, num_heads, num_layers, ff_dim,
-                         dropout, pad_id, reg, dtype, seed)
 
     def loss(self, X, y=None):
         """Scores (N, T, V) for X, or (loss, grads): see the class doc."""
