@@ -2,11 +2,15 @@
 
     task = topic_task()
     tok = Tokenizer.train("\\n".join(task.pretrain_texts), num_merges=500)
-    mlm, solver = pretrain_bert(task, tok, epochs=6)        # masked-LM pretraining
+    mlm, solver = pretrain_bert(task, tok)                  # masked-LM pretraining
     report = mlm_report(mlm, tok, task.val_texts, task.pretrain_texts)  # vs unigram
-    clf = BertClassifier(...); copy_params(mlm.params, clf)   # the encoder carries over
+    clf = classifier_like(mlm, len(task.classes))             # a fresh BertClassifier
+    copy_params(mlm.params, clf)                              # the encoder carries over
     freeze_lower(clf)                                         # optional: train the top only
-    acc = finetune(clf, encode_labelled(...), ...)            # test accuracy
+    idx = task.labelled(20)
+    X = tok.encode_batch(task.train_texts, mlm.max_len)
+    data = {"X_train": X[idx], "y_train": task.train_labels[idx], "X_val": ..., ...}
+    solver = finetune(clf, data, probe_epochs=10)             # then solver.check_accuracy
 
 Everything trains through the kit's Solver (Adam, cosine schedule), so the figures are
 those of the training command. Only training snippets are pretraining text (see
