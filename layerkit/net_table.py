@@ -17,6 +17,7 @@ A text net also needs ``sample(prefix, n, temperature, seed=)``. A net with its 
 
 from __future__ import annotations
 
+import argparse
 import math
 from dataclasses import dataclass, field
 from typing import Callable
@@ -48,6 +49,7 @@ class Option:
     type: Callable
     help: str
     choices: tuple | None = None
+    action: object = None  # e.g. argparse.BooleanOptionalAction (then type is unused)
 
 
 def dims(hidden: str | list) -> list[int]:
@@ -124,7 +126,7 @@ def _gpt_lm(a, vocab):
 
     model = TransformerLM(len(vocab.chars), max_len=max(a.seq_len, a.val_seq_len),
                           embed_dim=a.embed, num_heads=a.heads, num_layers=a.layers,
-                          reg=a.reg, dtype=a.dtype, seed=a.seed)
+                          tie_weights=a.tie_weights, reg=a.reg, dtype=a.dtype, seed=a.seed)
     lm_sample = model.sample
 
     def sample(prefix, n, temperature=1.0, seed=None):
@@ -186,7 +188,7 @@ NETS: dict[str, Net] = {
     "gru-lm": Net(_rnn_lm("gru"), ("hidden", "embed", "seq_len"), _RNN_LM, text="rnn",
                   help="CharRNNLM, GRU cell"),
     # TransformerLM (GPT-2 layout, tied embedding) on the same text and split
-    "gpt-lm": Net(_gpt_lm, ("embed", "seq_len", "heads", "layers"),
+    "gpt-lm": Net(_gpt_lm, ("embed", "seq_len", "heads", "layers", "tie_weights"),
                   dict(embed=64, heads=4, layers=2, seq_len=64, val_seq_len=64, lr=3e-3,
                        epochs=6, batch_size=32, schedule="cosine", grad_clip=1.0),
                   text="rnn", help="TransformerLM (GPT-2 layout)"),
@@ -223,6 +225,8 @@ OPTIONS: dict[str, Option] = {
     "seq_len": Option(ty.positive_int, "training sequence length"),
     "heads": Option(ty.positive_int, "attention heads (dividing --embed)"),
     "layers": Option(ty.positive_int, "transformer blocks"),
+    "tie_weights": Option(bool, "the output layer is the token embedding (default: tied)",
+                          action=argparse.BooleanOptionalAction),
     "merges": Option(ty.nonneg_int, "byte-pair merges of the tokenizer (0: characters)"),
     "copies": Option(ty.positive_int, "masks of the pretraining text per epoch"),
     "dropout": Option(ty.nonneg_float, "drop probability in [0, 1)"),
@@ -234,8 +238,9 @@ OPTIONS: dict[str, Option] = {
 }
 OPTION_DEFAULTS = dict(hidden="100", weight_scale=1e-2, dropout_keep=1.0, normalization=None,
                        num_filters=32, filter_size=7, num_blocks=2, context=8, embed=24,
-                       seq_len=64, heads=4, layers=2, merges=500, copies=8, dropout=0.0,
-                       init=None, labels_per_class=20, freeze="none", pooling="mean")
+                       seq_len=64, heads=4, layers=2, tie_weights=True, merges=500, copies=8,
+                       dropout=0.0, init=None, labels_per_class=20, freeze="none",
+                       pooling="mean")
 
 # Options of every text net (the sample printed at the end, the text's length) and of
 # every image net (the data's size and folder).
