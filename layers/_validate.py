@@ -6,6 +6,8 @@ it needs, so a user never has to decode a broadcasting error from deep inside nu
 
 from __future__ import annotations
 
+import math
+from numbers import Integral, Real
 from typing import Any, Mapping
 
 from .backend import get_xp, is_array
@@ -129,3 +131,60 @@ def choice(fn: str, name: str, value: Any, allowed: tuple):
     if value not in allowed:
         raise ValueError(f"{fn}: {name} must be one of {allowed}; got {value!r}")
     return value
+
+
+def integer(fn: str, name: str, value: Any, minimum: int = 0) -> int:
+    """An integer setting (a stride, a group count, a number of heads) as a Python int.
+
+    Any integer type counts (``np.int64(2)`` as well as ``2``); ``True``, floats, None and
+    strings are a ``TypeError``; a value below ``minimum`` is a ``ValueError``.
+    """
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{fn}: {name} must be an integer >= {minimum}; got "
+                        f"{type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{fn}: {name} must be an integer >= {minimum}; got {value!r}")
+    return int(value)
+
+
+def number(fn: str, name: str, value: Any, *, low: float | None = None,
+           high: float | None = None, low_open: bool = False, why: str = "") -> float:
+    """A real setting (eps, momentum, a keep probability) as a Python float.
+
+    A Python float keeps float32 arithmetic in float32 (a numpy float64 scalar would
+    promote it). NaN, inf, bools, strings and None are refused; ``low``/``high`` bound the
+    value (``low_open``: strictly above ``low``). ``why`` ends the message.
+    """
+    if low is not None and high is not None:
+        bounds = f" in {'(' if low_open else '['}{low:g}, {high:g}]"
+    elif low is not None:
+        bounds = f" {'>' if low_open else '>='} {low:g}"
+    else:
+        bounds = "" if high is None else f" <= {high:g}"
+    why = f" ({why})" if why else ""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{fn}: {name} must be a number{bounds}{why}; got "
+                        f"{type(value).__name__} {value!r}")
+    f = float(value)
+    ok = math.isfinite(f) and (low is None or (f > low if low_open else f >= low)) and \
+        (high is None or f <= high)
+    if not ok:
+        finite = "" if math.isfinite(f) else "finite "
+        raise ValueError(f"{fn}: {name} must be a {finite}number{bounds}{why}; got {value!r}")
+    return f
+
+
+def nonempty(fn: str, name: str, a, why: str):
+    """Refuse an empty batch (N = 0) where the result would be a mean over no examples."""
+    if a.shape[0] == 0:
+        raise ValueError(f"{fn}: {name} holds no examples (shape {_shape(a.shape)}); {why}")
+    return a
+
+
+def nonnegative(fn: str, name: str, a):
+    """Refuse an array with a negative or NaN entry (a variance); one host sync."""
+    if a.size and not bool((a >= 0).all()):
+        bad = get_xp(a).asarray(a)[~(a >= 0)][:1]
+        raise ValueError(f"{fn}: {name} must be >= 0 everywhere (a variance); it holds "
+                         f"{float(bad[0])!r}")
+    return a

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 from . import _validate as val
+from ._cache import backward_of, forward_layer
 from .backend import get_backend, get_xp
 
 
@@ -29,6 +30,7 @@ def _check_mask(fn, mask, score_shape):
     return mask
 
 
+@forward_layer
 def attention_forward(q, k, v, mask=None):
     """Forward pass of scaled dot-product attention.
 
@@ -69,6 +71,7 @@ def attention_forward(q, k, v, mask=None):
     return out, (q, k, v, probs, scale)
 
 
+@backward_of("attention_forward")
 def attention_backward(dout, cache):
     """Backward pass of scaled dot-product attention.
 
@@ -128,6 +131,7 @@ def _merge_heads(x):
     return x.transpose(0, 2, 1, 3).reshape(N, L, h * d)  # (N, L, E)
 
 
+@forward_layer
 def multihead_attention_forward(query, key, value, params, num_heads, mask=None):
     """Forward pass of multi-head attention.
 
@@ -165,6 +169,7 @@ def multihead_attention_forward(query, key, value, params, num_heads, mask=None)
     return out, (query, key, value, params, num_heads, attn_cache, merged)
 
 
+@backward_of("multihead_attention_forward")
 def multihead_attention_backward(dout, cache):
     """Backward pass of multi-head attention.
 

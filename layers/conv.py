@@ -21,6 +21,7 @@ from __future__ import annotations
 from numbers import Integral
 
 from . import _validate as v
+from ._cache import backward_of, forward_layer
 from ._threads import batch_parts, run_parts
 from .backend import get_xp, windows
 
@@ -166,6 +167,7 @@ def col2im(cols, x_shape: tuple, stride: int = 1, pad: int = 0):
 # --- naive reference ------------------------------------------------------------------
 
 
+@forward_layer
 def conv_forward_naive(x, w, b, conv_param):
     """Forward pass of a convolution, one output element at a time (the reference).
 
@@ -197,6 +199,7 @@ def conv_forward_naive(x, w, b, conv_param):
     return out, (x, w, b, conv_param)
 
 
+@backward_of("conv_forward_naive")
 def conv_backward_naive(dout, cache):
     """Backward pass of the naive convolution, one output element at a time.
 
@@ -236,6 +239,7 @@ def conv_backward_naive(dout, cache):
 # --- fast: im2col + batched GEMM -------------------------------------------------------
 
 
+@forward_layer
 def conv_forward_fast(x, w, b, conv_param):
     """Forward pass of a convolution: im2col, then one batched matrix product.
 
@@ -269,6 +273,7 @@ def conv_forward_fast(x, w, b, conv_param):
     return out.reshape(N, F, OH, OW), (x.shape, w, cols, stride, pad)
 
 
+@backward_of("conv_forward_fast")
 def conv_backward_fast(dout, cache):
     """Backward pass of the fast convolution.
 

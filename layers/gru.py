@@ -16,6 +16,7 @@ sigmoid(s) = 0.5 * (1 + tanh(s / 2)), with the halving folded into the r, z weig
 from __future__ import annotations
 
 from . import _validate as v
+from ._cache import backward_of, forward_layer
 from .backend import get_xp
 from .recurrent import check_cell_inputs, half_gates, hidden_grad, input_grads, shifted
 
@@ -31,6 +32,7 @@ def _sigmoid_half(s):
     return s
 
 
+@forward_layer
 def gru_step_forward(x, prev_h, Wx, Wh, b):
     """One GRU step (gate order r, z, n; see the module doc for the equations).
 
@@ -61,6 +63,7 @@ def gru_step_forward(x, prev_h, Wx, Wh, b):
     return next_h, (x, prev_h, Wx, Wh, r, z, n, un)
 
 
+@backward_of("gru_step_forward")
 def gru_step_backward(dnext_h, cache):
     """Backward pass of one GRU step.
 
@@ -85,6 +88,7 @@ def gru_step_backward(dnext_h, cache):
     return dxw @ Wx.T, dprev_h, x.T @ dxw, prev_h.T @ dhw, dxw.sum(axis=0)
 
 
+@forward_layer
 def gru_forward(x, h0, Wx, Wh, b):
     """A GRU over a whole sequence (loop over time only).
 
@@ -127,6 +131,7 @@ def gru_forward(x, h0, Wx, Wh, b):
     return h, (x, h0, Wx, Wh, G, U, h)
 
 
+@backward_of("gru_forward")
 def gru_backward(dh, cache):
     """Backward pass of gru_forward.
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from numbers import Real
 
 from . import _validate as v
+from ._cache import backward_of, forward_layer
 from .backend import get_xp
 
 
@@ -81,6 +82,7 @@ def _tiled(vec, k: int):
 
 
 
+@forward_layer
 def batchnorm_forward(x, gamma, beta, bn_param):
     """Forward pass of batch normalisation.
 
@@ -156,6 +158,7 @@ def _batchnorm_test_backward(dout, xc, inv_std, gamma):
     return dout * (gamma * inv_std), dgamma, dbeta
 
 
+@backward_of("batchnorm_forward")
 def batchnorm_backward(dout, cache):
     """Backward pass of batch normalisation, stage by stage through the computation graph
     mean -> centre -> variance -> 1/std -> xhat -> gamma * xhat + beta.
@@ -188,6 +191,7 @@ def batchnorm_backward(dout, cache):
     return dx, dgamma, dbeta
 
 
+@backward_of("batchnorm_forward")
 def batchnorm_backward_alt(dout, cache):
     """Backward pass of batch normalisation in one simplified expression (same result as
     batchnorm_backward, fewer passes over the data):
@@ -225,6 +229,7 @@ def batchnorm_backward_alt(dout, cache):
 # --- layernorm ------------------------------------------------------------------------
 
 
+@forward_layer
 def layernorm_forward(x, gamma, beta, ln_param):
     """Forward pass of layer normalisation: each example (row) is normalised over its D
     features with its own mean and biased variance; no running statistics, so train and
@@ -256,6 +261,7 @@ def layernorm_forward(x, gamma, beta, ln_param):
     return out, (xhat, inv_std, gamma)
 
 
+@backward_of("layernorm_forward")
 def layernorm_backward(dout, cache):
     """Backward pass of layer normalisation (batchnorm's simplified formula with the roles
     of the axes swapped: the sums run over the D features of each example).

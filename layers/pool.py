@@ -15,6 +15,7 @@ Ties: as in the naive reference (and torch), the whole gradient of a window goes
 from __future__ import annotations
 
 from . import _validate as v
+from ._cache import backward_of, forward_layer
 from .backend import get_xp
 from .conv import _int_param, conv_output_shape
 
@@ -46,6 +47,7 @@ def _offset(a, i: int, j: int, stride: int, OH: int, OW: int):
 # --- naive reference ------------------------------------------------------------------
 
 
+@forward_layer
 def max_pool_forward_naive(x, pool_param):
     """Forward pass of max pooling, one output position at a time (the reference).
 
@@ -70,6 +72,7 @@ def max_pool_forward_naive(x, pool_param):
     return out, (x, pool_param)
 
 
+@backward_of("max_pool_forward_naive")
 def max_pool_backward_naive(dout, cache):
     """Backward pass of the naive max pool: each window's gradient goes to its first
     maximal element (row-major order in the window), accumulating over overlaps.
@@ -102,6 +105,7 @@ def max_pool_backward_naive(dout, cache):
 # --- fast: elementwise maxima over strided slices -------------------------------------
 
 
+@forward_layer
 def max_pool_forward_fast(x, pool_param):
     """Forward pass of max pooling as a running maximum over the ph*pw strided slices.
 
@@ -123,6 +127,7 @@ def max_pool_forward_fast(x, pool_param):
     return out, (x, out, pool_param)
 
 
+@backward_of("max_pool_forward_fast")
 def max_pool_backward_fast(dout, cache):
     """Backward pass of the fast max pool: per offset, a mask of "this element is the
     window's first maximum" selects dout into a strided slice of dx.
@@ -171,6 +176,7 @@ max_pool_backward = max_pool_backward_fast
 # --- global average pooling (the head of a residual net) ------------------------------
 
 
+@forward_layer
 def global_avg_pool_forward(x):
     """Average over the spatial axes.
 
@@ -185,6 +191,7 @@ def global_avg_pool_forward(x):
     return x.mean(axis=(2, 3)), x.shape
 
 
+@backward_of("global_avg_pool_forward")
 def global_avg_pool_backward(dout, cache):
     """Backward pass of global average pooling: dout spread evenly over H x W.
 

@@ -21,6 +21,7 @@ step costs one GEMM, one tanh over 4H columns and one over H.
 from __future__ import annotations
 
 from . import _validate as v
+from ._cache import backward_of, forward_layer
 from .backend import get_xp
 
 __all__ = [
@@ -93,6 +94,7 @@ def hidden_grad(h0, h, dhw):
 # --- vanilla RNN ----------------------------------------------------------------------
 
 
+@forward_layer
 def rnn_step_forward(x, prev_h, Wx, Wh, b):
     """One step of a tanh RNN: next_h = tanh(x @ Wx + prev_h @ Wh + b).
 
@@ -116,6 +118,7 @@ def rnn_step_forward(x, prev_h, Wx, Wh, b):
     return next_h, (x, prev_h, Wx, Wh, next_h)
 
 
+@backward_of("rnn_step_forward")
 def rnn_step_backward(dnext_h, cache):
     """Backward pass of one RNN step.
 
@@ -136,6 +139,7 @@ def rnn_step_backward(dnext_h, cache):
     return da @ Wx.T, da @ Wh.T, x.T @ da, prev_h.T @ da, da.sum(axis=0)
 
 
+@forward_layer
 def rnn_forward(x, h0, Wx, Wh, b):
     """A tanh RNN over a whole sequence (loop over time only).
 
@@ -161,6 +165,7 @@ def rnn_forward(x, h0, Wx, Wh, b):
     return h, (x, h0, Wx, Wh, h)
 
 
+@backward_of("rnn_forward")
 def rnn_backward(dh, cache):
     """Backward pass of rnn_forward.
 
@@ -200,6 +205,7 @@ def _activate(a, H: int):
     return a
 
 
+@forward_layer
 def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     """One LSTM step; gates in the order i, f, o, g (see the module doc for the equations).
 
@@ -232,6 +238,7 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     return next_h, next_c, (x, prev_h, prev_c, Wx, Wh, gates, tc)
 
 
+@backward_of("lstm_step_forward")
 def lstm_step_backward(dnext_h, dnext_c, cache):
     """Backward pass of one LSTM step.
 
@@ -261,6 +268,7 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
     return (da @ Wx.T, da @ Wh.T, dc * f, x.T @ da, prev_h.T @ da, da.sum(axis=0))
 
 
+@forward_layer
 def lstm_forward(x, h0, Wx, Wh, b):
     """An LSTM over a whole sequence, from h0 and a zero initial cell state.
 
@@ -303,6 +311,7 @@ def lstm_forward(x, h0, Wx, Wh, b):
     return h, (x, h0, Wx, Wh, G, C, TC, h)
 
 
+@backward_of("lstm_forward")
 def lstm_backward(dh, cache):
     """Backward pass of lstm_forward.
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from numbers import Integral
 
 from . import _validate as v
+from ._cache import backward_of, forward_layer
 from .backend import get_xp
 
 __all__ = [
@@ -48,6 +49,7 @@ def _running(fn: str, bn_param, key: str, C: int, x):
     return r.astype(x.dtype, copy=False)
 
 
+@forward_layer
 def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     """Forward pass of spatial batch normalization: each channel normalized over the
     batch and both spatial axes.
@@ -102,6 +104,7 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     return out, (mode, xc, gamma, inv_std)
 
 
+@backward_of("spatial_batchnorm_forward")
 def spatial_batchnorm_backward(dout, cache):
     """Backward pass of spatial batch normalization.
 
@@ -137,6 +140,7 @@ def spatial_batchnorm_backward(dout, cache):
     return dx, dgamma, dbeta
 
 
+@forward_layer
 def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     """Forward pass of spatial group normalization: the C channels of each example split
     into G groups of C // G consecutive channels, each group normalized over its channels
@@ -183,6 +187,7 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     return out, (xhat, gamma, inv_std, G)
 
 
+@backward_of("spatial_groupnorm_forward")
 def spatial_groupnorm_backward(dout, cache):
     """Backward pass of spatial group normalization.
 

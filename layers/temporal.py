@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from . import _validate as v
+from ._cache import backward_of, forward_layer
 from .backend import get_xp, scatter_add
 
 
+@forward_layer
 def word_embedding_forward(x, W):
     """Look up the vector of every token: out[n, t] = W[x[n, t]].
 
@@ -25,6 +27,7 @@ def word_embedding_forward(x, W):
     return W[x], (x, W.shape, W.dtype)
 
 
+@backward_of("word_embedding_forward")
 def word_embedding_backward(dout, cache):
     """Backward pass of the word embedding: rows of dout summed into the rows they came from.
 
@@ -44,6 +47,7 @@ def word_embedding_backward(dout, cache):
     return scatter_add(xp.zeros((V, D), dtype=dout.dtype), x.reshape(-1), dout.reshape(-1, D))
 
 
+@forward_layer
 def temporal_affine_forward(x, w, b):
     """The same affine map at every time step: out[n, t] = x[n, t] @ w + b.
 
@@ -70,6 +74,7 @@ def temporal_affine_forward(x, w, b):
     return out, (x, w)
 
 
+@backward_of("temporal_affine_forward")
 def temporal_affine_backward(dout, cache):
     """Backward pass of temporal_affine_forward.
 
