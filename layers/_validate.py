@@ -188,3 +188,32 @@ def nonnegative(fn: str, name: str, a):
         raise ValueError(f"{fn}: {name} must be >= 0 everywhere (a variance); it holds "
                          f"{float(bad[0])!r}")
     return a
+
+
+# --- the keys of the norm layers' param dicts (bn_param, ln_param, gn_param) -------------
+
+
+def eps(fn: str, dname: str, d: Mapping, default: float = 1e-5) -> float:
+    """``d['eps']`` (or ``default``): a finite number > 0."""
+    return number(fn, f"{dname}['eps']", d.get("eps", default), low=0, low_open=True,
+                  why="it keeps a constant feature finite")
+
+
+def momentum(fn: str, dname: str, d: Mapping, default: float = 0.9) -> float:
+    """``d['momentum']`` (or ``default``): a number in [0, 1]."""
+    return number(fn, f"{dname}['momentum']", d.get("momentum", default), low=0, high=1,
+                  why="running = momentum * running + (1 - momentum) * batch")
+
+
+def running_stat(fn: str, dname: str, d: Mapping, key: str, x, size: int, letter: str):
+    """``d[key]``, a running mean or variance: None when absent, else a (size,) floating
+    array (an integer one cast to x's dtype); a variance must be >= 0 (checked by the
+    caller where it is used, ``nonnegative``)."""
+    r = d.get(key)
+    if r is None:
+        return None
+    name = f"{dname}[{key!r}]"
+    r = float_param(fn, name, r, x, ndim=1, what=f"({letter},)")
+    if r.shape[0] != size:
+        shape(fn, name, r, (size,), f"({letter},) with {letter} = {size} from x")
+    return r

@@ -9,19 +9,9 @@ mode. With eps > 0, a constant feature gives xhat = 0 and finite gradients.
 
 from __future__ import annotations
 
-from numbers import Real
-
 from . import _validate as v
 from ._cache import backward_of, forward_layer
 from .backend import get_xp
-
-
-def _eps(fn: str, name: str, param: dict, default: float = 1e-5) -> float:
-    eps = param.get("eps", default)
-    if isinstance(eps, bool) or not isinstance(eps, Real) or not eps > 0:
-        raise ValueError(f"{fn}: {name}['eps'] must be a number > 0 (it keeps a constant "
-                         f"feature finite); got {eps!r}")
-    return float(eps)
 
 
 def _check_affine_params(fn: str, x, gamma, beta):
@@ -114,20 +104,21 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     gamma, beta = _check_affine_params(fn, x, gamma, beta)
     v.keys(fn, "bn_param", bn_param, ("mode",))
     mode = v.choice(fn, "bn_param['mode']", bn_param["mode"], ("train", "test"))
-    eps = _eps(fn, "bn_param", bn_param)
-    momentum = float(bn_param.get("momentum", 0.9))
+    eps = v.eps(fn, "bn_param", bn_param)
+    momentum = v.momentum(fn, "bn_param", bn_param)
     xp = get_xp(x, gamma, beta)
     N, D = x.shape
-    running_mean = bn_param.get("running_mean")
-    running_var = bn_param.get("running_var")
+    running_mean = v.running_stat(fn, "bn_param", bn_param, "running_mean", x, D, "D")
+    running_var = v.running_stat(fn, "bn_param", bn_param, "running_var", x, D, "D")
     if running_mean is None:
         running_mean = xp.zeros(D, dtype=x.dtype)
     if running_var is None:
         running_var = xp.ones(D, dtype=x.dtype)
-    for name, r in (("running_mean", running_mean), ("running_var", running_var)):
-        v.array(fn, f"bn_param['{name}']", r, ndim=1, what="(D,)")
-        if r.shape[0] != D:
-            v.shape(fn, f"bn_param['{name}']", r, (D,), f"(D,) with D = {D} from x")
+    if mode == "train":
+        v.nonempty(fn, "x", x, "train mode needs a batch mean and variance; use mode 'test' "
+                   "(the running statistics) for an empty batch")
+    else:
+        v.nonnegative(fn, "bn_param['running_var']", running_var)
 
     k = _rows_joined(N, D, x)
     if mode == "train":
@@ -229,6 +220,32 @@ def batchnorm_backward_alt(dout, cache):
 # --- layernorm ------------------------------------------------------------------------
 
 
+def normalize_last_axis(x, eps: float):
+    """xhat = (x - mean) / sqrt(var + eps) over the last axis (biased variance), and
+    inv_std = 1 / sqrt(var + eps) of shape (..., 1).
+
+    Finite inputs give a finite, correct xhat even where the variance overflows (float32
+    values beyond ~1e19 square to inf): such calls are redone on x scaled by each row's
+    largest magnitude s, with var = s^2 var(x / s) and eps / s^2 in place of eps.
+    """
+    xp = get_xp(x)
+    D = x.shape[-1]
+    xhat = x - x.mean(axis=-1, keepdims=True)  # centred; normalised in place below
+    var = xp.einsum("...d,...d->...", xhat, xhat)[..., None] / D  # (..., 1), biased
+    if not bool(xp.isfinite(var).all()) and bool(xp.isfinite(x).all()):
+        s = xp.abs(x).max(axis=-1, keepdims=True)  # (..., 1), > 0 where var overflowed
+        s[s == 0] = 1
+        xs = x / s
+        xhat = xs - xs.mean(axis=-1, keepdims=True)
+        var_s = xp.einsum("...d,...d->...", xhat, xhat)[..., None] / D
+        r = 1.0 / xp.sqrt(var_s + eps / s / s)  # 1 / sqrt(var / s^2 + eps / s^2)
+        xhat *= r
+        return xhat, r / s
+    inv_std = 1.0 / xp.sqrt(var + eps)  # (..., 1)
+    xhat *= inv_std
+    return xhat, inv_std
+
+
 @forward_layer
 def layernorm_forward(x, gamma, beta, ln_param):
     """Forward pass of layer normalisation: each example (row) is normalised over its D
@@ -249,13 +266,8 @@ def layernorm_forward(x, gamma, beta, ln_param):
     gamma, beta = _check_affine_params(fn, x, gamma, beta)
     if not isinstance(ln_param, dict):
         raise TypeError(f"{fn}: ln_param must be a dict; got {type(ln_param).__name__}")
-    eps = _eps(fn, "ln_param", ln_param)
-    xp = get_xp(x, gamma, beta)
-    D = x.shape[1]
-    xhat = x - x.mean(axis=1, keepdims=True)  # (N, D), centred; normalised in place
-    var = xp.einsum("nd,nd->n", xhat, xhat)[:, None] / D  # (N, 1), biased
-    inv_std = 1.0 / xp.sqrt(var + eps)  # (N, 1)
-    xhat *= inv_std
+    eps = v.eps(fn, "ln_param", ln_param)
+    xhat, inv_std = normalize_last_axis(x, eps)  # (N, D), (N, 1)
     out = xhat * gamma
     out += beta
     return out, (xhat, inv_std, gamma)

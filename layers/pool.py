@@ -187,7 +187,11 @@ def global_avg_pool_forward(x):
     - out: (N, C), x's dtype
     - cache: x's shape
     """
-    v.array("global_avg_pool_forward", "x", x, ndim=4, what="(N, C, H, W)")
+    fn = "global_avg_pool_forward"
+    v.array(fn, "x", x, ndim=4, what="(N, C, H, W)")
+    if x.shape[2] * x.shape[3] == 0:
+        raise ValueError(f"{fn}: x must have H, W >= 1 (a mean over H x W pixels); got shape "
+                         f"{tuple(x.shape)}")
     return x.mean(axis=(2, 3)), x.shape
 
 
@@ -203,7 +207,6 @@ def global_avg_pool_backward(dout, cache):
     - dx: (N, C, H, W)
     """
     N, C, H, W = cache
-    v.shape("global_avg_pool_backward", "dout", dout, (N, C), "(N, C)")
     xp = get_xp(dout)
     scale = dout / dout.dtype.type(H * W)
     return xp.broadcast_to(scale[:, :, None, None], (N, C, H, W)).copy()

@@ -42,7 +42,6 @@ def word_embedding_backward(dout, cache):
     - dW: (V, D)
     """
     x, (V, D), dtype = cache
-    v.shape("word_embedding_backward", "dout", dout, (*x.shape, D), "(N, T, D)")
     xp = get_xp(dout, x)
     return scatter_add(xp.zeros((V, D), dtype=dout.dtype), x.reshape(-1), dout.reshape(-1, D))
 
@@ -62,14 +61,14 @@ def temporal_affine_forward(x, w, b):
     """
     fn = "temporal_affine_forward"
     v.array(fn, "x", x, ndim=3, what="(N, T, D)")
-    v.array(fn, "w", w, ndim=2, what="(D, M)")
-    v.array(fn, "b", b, ndim=1, what="(M,)")
+    w = v.float_param(fn, "w", w, x, ndim=2, what="(D, M)")
+    b = v.float_param(fn, "b", b, x, ndim=1, what="(M,)")
     get_xp(x, w, b)
     v.same_dtype(fn, x=x, w=w, b=b)
     N, T, D = x.shape
     v.shape(fn, "w", w, (D, None), f"(D, M) with D = {D} from x")
     v.shape(fn, "b", b, (w.shape[1],), "(M,) to match w")
-    out = (x.reshape(N * T, D) @ w).reshape(N, T, -1)  # (N, T, M)
+    out = (x.reshape(N * T, D) @ w).reshape(N, T, w.shape[1])  # (N, T, M); N may be 0
     out += b
     return out, (x, w)
 
@@ -89,8 +88,7 @@ def temporal_affine_backward(dout, cache):
     """
     x, w = cache
     N, T, D = x.shape
-    v.shape("temporal_affine_backward", "dout", dout, (N, T, w.shape[1]), "(N, T, M)")
-    d2 = dout.reshape(N * T, -1)  # (NT, M)
+    d2 = dout.reshape(N * T, w.shape[1])  # (NT, M)
     dx = (d2 @ w.T).reshape(N, T, D)
     return dx, x.reshape(N * T, D).T @ d2, d2.sum(axis=0)
 
@@ -112,14 +110,16 @@ def temporal_softmax_loss(x, y, mask):
     """
     fn = "temporal_softmax_loss"
     v.array(fn, "x", x, ndim=3, what="(N, T, V) scores")
+    v.nonempty(fn, "x", x, "the loss is divided by N, the number of sequences")
     N, T, V = x.shape
     v.integer_array(fn, "y", y, shape=(N, T), high=V, high_name="V",
                     what="(N, T) targets")
     v.array(fn, "mask", mask, floating=False, what="(N, T)")
     v.shape(fn, "mask", mask, (N, T), "(N, T), like y")
     xp = get_xp(x, y, mask)
-    if not (mask.dtype == bool or xp.issubdtype(mask.dtype, xp.number)):
-        raise TypeError(f"{fn}: mask must be a bool or numeric array; got dtype {mask.dtype}")
+    if mask.dtype.kind not in "biuf":  # bool, integers, floats; not complex or objects
+        raise TypeError(f"{fn}: mask must be a bool (or real 0/1 weight) array (N, T); got "
+                        f"dtype {mask.dtype}")
     w = mask.reshape(N * T, 1).astype(x.dtype)  # (NT, 1) per-step weights
     flat = x.reshape(N * T, V)
     rows = xp.arange(N * T)
