@@ -115,7 +115,7 @@ def _unbroadcast(g, shape):
     return g.sum(axis=axes, keepdims=True) if axes else g
 
 
-_MHA_KEYS = ("Wq", "bq", "Wk", "bk", "Wv", "bv", "Wo", "bo")
+MHA_KEYS = ("Wq", "bq", "Wk", "bk", "Wv", "bv", "Wo", "bo")
 
 
 def _project(x, W, b):
@@ -159,7 +159,7 @@ def multihead_attention_forward(query, key, value, params, num_heads, mask=None)
     val.array(fn, "query", query, ndim=3, what="(N, S, E)")
     key = val.float_param(fn, "key", key, query, ndim=3, what="(N, T, E)")
     value = val.float_param(fn, "value", value, query, ndim=3, what="(N, T, E)")
-    val.keys(fn, "params", params, _MHA_KEYS)
+    val.keys(fn, "params", params, MHA_KEYS)
     N, S, E = query.shape
     val.shape(fn, "key", key, (N, None, E), f"(N, T, E) with N, E = {N}, {E} from query")
     val.shape(fn, "value", value, key.shape, "(N, T, E), the shape of key")
@@ -168,7 +168,7 @@ def multihead_attention_forward(query, key, value, params, num_heads, mask=None)
         raise ValueError(f"{fn}: num_heads must be a positive int dividing E = {E}; "
                          f"got {num_heads!r}")
     params = {name: val.float_param(fn, f"params[{name!r}]", params[name], query,
-                                    ndim=2 if name[0] == "W" else 1) for name in _MHA_KEYS}
+                                    ndim=2 if name[0] == "W" else 1) for name in MHA_KEYS}
     for name, p in params.items():
         val.shape(fn, f"params[{name!r}]", p, (E, E) if name[0] == "W" else (E,),
                   f"with E = {E} from query")
