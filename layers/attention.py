@@ -26,7 +26,8 @@ def _check_mask(fn, mask, score_shape):
         xp.broadcast_shapes(mask.shape, score_shape)
     except ValueError:
         raise ValueError(f"{fn}: mask of shape {tuple(mask.shape)} does not broadcast to the "
-                         f"score shape {tuple(score_shape)}") from None
+                         f"score shape (..., S, T) = {tuple(score_shape)} (S from q, T from "
+                         "k)") from None
     return mask
 
 

@@ -11,7 +11,7 @@ def _check_scores_labels(fn, x, y):
     v.nonempty(fn, "x", x, "the loss is a mean over the N examples")
     N, C = x.shape
     v.integer_array(fn, "y", y, shape=(N,), high=C, high_name="C",
-                    what="(N,) labels in [0, C)")
+                    what=f"(N,) labels in [0, C), N and C from x of shape {(N, C)}")
     return N, C
 
 

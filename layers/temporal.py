@@ -113,7 +113,7 @@ def temporal_softmax_loss(x, y, mask):
     v.nonempty(fn, "x", x, "the loss is divided by N, the number of sequences")
     N, T, V = x.shape
     v.integer_array(fn, "y", y, shape=(N, T), high=V, high_name="V",
-                    what="(N, T) targets")
+                    what=f"(N, T) targets, N, T and V from x of shape {(N, T, V)}")
     v.array(fn, "mask", mask, floating=False, what="(N, T)")
     v.shape(fn, "mask", mask, (N, T), "(N, T), like y")
     xp = get_xp(x, y, mask)
