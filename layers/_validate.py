@@ -109,8 +109,10 @@ def same_dtype(fn: str, **arrays):
     """All floating arrays given must share one dtype (float32 in means float32 out)."""
     dtypes = {n: a.dtype for n, a in arrays.items() if a is not None}
     if len(set(dtypes.values())) > 1:
-        listed = ", ".join(f"{n} is {d}" for n, d in dtypes.items())
-        raise TypeError(f"{fn}: inputs must share one floating dtype; {listed}")
+        first, want = next(iter(dtypes.items()))
+        odd = ", ".join(f"{n} is {d}" for n, d in dtypes.items() if d != want)
+        raise TypeError(f"{fn}: inputs must share one floating dtype; {first} is {want} but "
+                        f"{odd}")
 
 
 def keys(fn: str, name: str, d: Any, required: tuple[str, ...]):

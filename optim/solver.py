@@ -31,18 +31,13 @@ from layers.backend import default_rng, get_xp, is_array, to_numpy, to_xp
 
 from . import rules as _rules
 from .checkpoint import load_checkpoint, save_checkpoint
-from .schedules import SCHEDULES, cosine, step_decay
+from .schedules import cosine, step_decay
+from .settings import SETTINGS, check_data, check_settings
 from .state import RunState, params_like
 
 __all__ = ["Solver", "TrainingDivergedError"]
 
-_SETTINGS = {  # every keyword the Solver takes, with its default
-    "update_rule": "sgd", "optim_config": None, "lr_decay": 1.0, "batch_size": 100,
-    "num_epochs": 10, "num_train_samples": 1000, "num_val_samples": None,
-    "checkpoint_name": None, "print_every": 10, "verbose": True, "seed": None,
-    "grad_clip": None, "schedule": "step", "lr_min": 0.0, "restore_best": True,
-    "keep_checkpoints": None,
-}
+_SETTINGS = SETTINGS  # every keyword the Solver takes, with its default
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -69,6 +64,14 @@ def _first_nonfinite(named: dict) -> str | None:
         if not ok:
             return name
     return None
+
+
+def _check_labels(name: str, y, C: int) -> None:
+    """Labels in [0, C), C the number of classes the model scores (one pass over y)."""
+    lo, hi = (int(y.min()), int(y.max())) if y.size else (0, 0)
+    if lo < 0 or hi >= C:
+        raise ValueError(f"check_accuracy: {name} holds label {lo if lo < 0 else hi}, but the "
+                         f"model scores C = {C} classes; labels must be in [0, {C})")
 
 
 def _state_field(name: str) -> property:
@@ -105,44 +108,20 @@ class Solver:
     grad_norm_history = _state_field("grad_norm_history")
 
     def __init__(self, model, data, **kwargs):
-        unknown = sorted(set(kwargs) - set(_SETTINGS))
-        if unknown:
-            raise TypeError(f"Solver: unrecognized arguments {unknown}; "
-                            f"known: {sorted(_SETTINGS)}")
-        missing = [k for k in ("X_train", "y_train", "X_val", "y_val") if k not in data]
-        if missing:
-            raise ValueError(f"Solver: data is missing {missing}; it needs X_train, y_train, "
-                             f"X_val, y_val; got {sorted(data)}")
+        s = check_settings(kwargs)  # every setting checked here (optim/settings.py)
+        data = check_data(data)
         self.model = model
         self.X_train, self.y_train = data["X_train"], data["y_train"]
         self.X_val, self.y_val = data["X_val"], data["y_val"]
-        for name in ("train", "val"):
-            X, y = data[f"X_{name}"], data[f"y_{name}"]
-            if X.shape[0] != y.shape[0]:
-                raise ValueError(f"Solver: X_{name} has {X.shape[0]} examples but y_{name} "
-                                 f"has {y.shape[0]}")
-        s = {**_SETTINGS, **kwargs}
-        self.optim_config = dict(s["optim_config"] or {})
-        self.lr_decay, self.lr_min = float(s["lr_decay"]), float(s["lr_min"])
-        self.batch_size, self.num_epochs = int(s["batch_size"]), int(s["num_epochs"])
+        self.optim_config = s["optim_config"]
+        self.lr_decay, self.lr_min = s["lr_decay"], s["lr_min"]
+        self.batch_size, self.num_epochs = s["batch_size"], s["num_epochs"]
         self.num_train_samples, self.num_val_samples = (s["num_train_samples"],
                                                         s["num_val_samples"])
-        self.checkpoint_name, self.print_every = s["checkpoint_name"], int(s["print_every"])
-        self.verbose, self.seed, self.grad_clip = bool(s["verbose"]), s["seed"], s["grad_clip"]
-        self.schedule, self.restore_best = s["schedule"], bool(s["restore_best"])
+        self.checkpoint_name, self.print_every = s["checkpoint_name"], s["print_every"]
+        self.verbose, self.seed, self.grad_clip = s["verbose"], s["seed"], s["grad_clip"]
+        self.schedule, self.restore_best = s["schedule"], s["restore_best"]
         self.keep_checkpoints = s["keep_checkpoints"]
-        if self.keep_checkpoints is not None and int(self.keep_checkpoints) < 1:
-            raise ValueError(f"Solver: keep_checkpoints must be >= 1 or None; got "
-                             f"{self.keep_checkpoints!r}")
-        if self.batch_size < 1 or self.num_epochs < 0:
-            raise ValueError(f"Solver: batch_size must be >= 1 and num_epochs >= 0; got "
-                             f"{self.batch_size} and {self.num_epochs}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"Solver: schedule must be one of {SCHEDULES}; got {self.schedule!r}")
-        if self.schedule == "cosine" and self.lr_decay != 1.0:
-            raise ValueError("Solver: schedule='cosine' sets the rate itself; leave lr_decay=1.0")
-        if self.grad_clip is not None and not float(self.grad_clip) > 0:
-            raise ValueError(f"Solver: grad_clip must be > 0 or None; got {self.grad_clip!r}")
         rule = s["update_rule"]
         self.update_rule = _rules.get_rule(rule)
         self.rule_name = rule if isinstance(rule, str) else getattr(rule, "__name__", "custom")
@@ -254,7 +233,7 @@ class Solver:
 
     # --- the loop ----------------------------------------------------------------------
 
-    def check_accuracy(self, X, y, num_samples=None, batch_size=100):
+    def check_accuracy(self, X, y, num_samples=None, batch_size=100, *, name="y"):
         """Fraction of argmax(scores) == y, computed in batches of ``batch_size``.
 
         Inputs:
@@ -263,9 +242,12 @@ class Solver:
         - num_samples: if given and N is larger, a random subsample of that size (drawn
           from the Solver's generator)
 
-        Returns a Python float in [0, 1].
+        - name: what to call y in an error (the Solver passes 'y_train' / 'y_val')
+
+        Returns a Python float in [0, 1]. A label outside [0, C), C the number of classes
+        the model scores, is a ValueError (it could never count as right).
         """
-        N = X.shape[0]
+        N, y_all = X.shape[0], y
         if num_samples is not None and N > num_samples:
             pick = np.sort(self.rng.choice(N, num_samples, replace=False))
             X, y, N = X[pick], y[pick], num_samples
@@ -279,14 +261,17 @@ class Solver:
                 raise ValueError(f"check_accuracy: scores of shape {tuple(scores.shape)} "
                                  f"need targets of shape {tuple(pred.shape)}; got "
                                  f"{tuple(yb.shape)}")
+            if start == 0:  # every label, not just the subsample: now C is known
+                _check_labels(name, y_all, scores.shape[-1])
             correct += int((pred == yb).sum())
             total += int(yb.size)
         return correct / max(total, 1)
 
     def _check_and_record(self):
         train_acc = self.check_accuracy(self.X_train, self.y_train,
-                                        num_samples=self.num_train_samples)
-        val_acc = self.check_accuracy(self.X_val, self.y_val, num_samples=self.num_val_samples)
+                                        num_samples=self.num_train_samples, name="y_train")
+        val_acc = self.check_accuracy(self.X_val, self.y_val, num_samples=self.num_val_samples,
+                                      name="y_val")
         self.train_acc_history.append(train_acc)
         self.val_acc_history.append(val_acc)
         self.acc_iterations.append(self.iteration)
@@ -305,6 +290,10 @@ class Solver:
         the model only when the plan is complete (``restore_best``).
         """
         N, ipe, total = self.X_train.shape[0], self.iterations_per_epoch, self.num_iterations
+        bad = _first_nonfinite(self.model.params)
+        if bad is not None:  # not divergence: the params were handed over that way
+            raise ValueError(f"Solver.train: parameter {bad!r} holds nan or inf before "
+                             "training; the model's params must be finite")
         stop = total
         if max_epochs is not None:
             stop = min(total, (self.epoch + int(max_epochs)) * ipe)
