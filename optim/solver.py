@@ -38,6 +38,9 @@ from .state import RunState, params_like
 __all__ = ["Solver", "TrainingDivergedError"]
 
 _SETTINGS = SETTINGS  # every keyword the Solver takes, with its default
+# the top-level keys of a Solver checkpoint (checkpoint_state)
+_CHECKPOINT_KEYS = ("params", "model_state", "settings", "best_params", "optim", "history",
+                    "epoch", "iteration", "best_val_acc", "rng")
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -376,7 +379,7 @@ class Solver:
         run, so ``num_epochs=4`` on an epoch-2 checkpoint trains 2 more epochs. A custom
         (callable) update rule must be passed again as ``update_rule``.
         """
-        ck = load_checkpoint(path)
+        ck = load_checkpoint(path, required=_CHECKPOINT_KEYS)  # CheckpointError names the file
         settings = dict(ck["settings"])
         saved_rule = settings.pop("update_rule")
         rule = kwargs.pop("update_rule", None)
