@@ -227,15 +227,22 @@ def _array_cases(c: _Call, i: int, name: str, a: np.ndarray, key: str | None = N
     if len(ax.letters) - ax.lead >= 1 and (ax.tail is None or len(ax.letters) > 1):
         fewer = a[(0,) * (ax.lead + 1)] if ax.lead else a[..., 0]
         out.append(_expect(f"{cid}-rank-1", lambda: c.call(at(fewer)), VE, fn, label))
-    tied = c.tied()
+    return out + _mismatch_cases(c, at, cid, label, a, ax)
+
+
+def _mismatch_cases(c: _Call, at, cid: str, label: str, a: np.ndarray, ax: Axes | None):
+    """One more entry along each axis another argument must agree with: a ValueError."""
+    if ax is None:
+        return []
+    tied, out = c.tied(), []
     for axis, letter in enumerate(ax.letters):
         if letter in tied:
             grown = _grow(a, axis)
             out.append(_expect(f"{cid}-{letter}+1", (lambda g=grown: c.call(at(g))), VE,
-                               fn, label))
+                               c.fn, label))
     if ax.tail and ax.tail in tied and a.ndim > len(ax.letters):
         grown = _grow(a, a.ndim - 1)
-        out.append(_expect(f"{cid}-{ax.tail}+1", lambda: c.call(at(grown)), VE, fn, label))
+        out.append(_expect(f"{cid}-{ax.tail}+1", lambda: c.call(at(grown)), VE, c.fn, label))
     return out
 
 
@@ -255,14 +262,7 @@ def _label_cases(c: _Call, i: int, name: str, a: np.ndarray):
            _expect(f"{cid}-too_high", lambda: c.call(at(high)), VE, fn, name),
            _expect(f"{cid}-negative", lambda: c.call(at(low)), VE, fn, name),
            _expect(f"{cid}-rank+1", lambda: c.call(at(a[..., None])), VE, fn, name)]
-    ax = c.axes_of(name)
-    tied = c.tied()
-    for axis, letter in enumerate(ax.letters if ax else ()):
-        if letter in tied:
-            grown = _grow(a, axis)
-            out.append(_expect(f"{cid}-{letter}+1", (lambda g=grown: c.call(at(g))), VE,
-                               fn, name))
-    return out
+    return out + _mismatch_cases(c, at, cid, name, a, c.axes_of(name))
 
 
 def _mask_cases(c: _Call, i: int, name: str, a: np.ndarray):
@@ -270,14 +270,7 @@ def _mask_cases(c: _Call, i: int, name: str, a: np.ndarray):
     at = (lambda v: c.replaced(i, v))  # noqa: E731
     out = [_expect(f"{cid}-list", lambda: c.call(at(a.tolist())), TE, fn, name),
            _expect(f"{cid}-complex", lambda: c.call(at(a + 0j)), TE, fn, name)]
-    ax = c.axes_of(name)
-    tied = c.tied()
-    for axis, letter in enumerate(ax.letters if ax else ()):
-        if letter in tied:
-            grown = _grow(a, axis)
-            out.append(_expect(f"{cid}-{letter}+1", (lambda g=grown: c.call(at(g))), VE,
-                               fn, name))
-    return out
+    return out + _mismatch_cases(c, at, cid, name, a, c.axes_of(name))
 
 
 def _int_setting_cases(c: _Call, i: int, name: str, value: int):
