@@ -24,7 +24,7 @@ import functools
 import inspect
 
 from . import _validate as v
-from .backend import is_array
+from .backend import is_array, numpy
 
 __all__ = ["Cache", "forward_layer", "backward_of"]
 
@@ -52,27 +52,22 @@ def forward_layer(forward):
 
     @functools.wraps(forward)
     def tagged(*args, **kwargs):
-        with _named(name):
+        try:
             *outs, parts = forward(*args, **kwargs)
+        except (TypeError, ValueError) as err:
+            raise (_prefixed(name, err) or err) from None
         return (*outs, Cache(parts, name, tuple((o.shape, o.dtype) for o in outs)))
 
     return tagged
 
 
-class _named:
-    """Prefix ``fn: `` to a TypeError/ValueError raised by a layer that ``fn`` calls (a
-    sandwich's parts), so the message names the function the user called as well."""
-
-    def __init__(self, fn: str):
-        self.fn = fn
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, err, tb):
-        if kind in (TypeError, ValueError) and not str(err).startswith(self.fn + ":"):
-            raise kind(f"{self.fn}: {err}").with_traceback(tb) from None
-        return False
+def _prefixed(fn: str, err: Exception) -> Exception | None:
+    """A TypeError/ValueError raised by a layer that ``fn`` calls (a sandwich's parts),
+    with ``fn: `` in front so the message names the function the user called too; None
+    for any other exception, or one that names ``fn`` already."""
+    if type(err) in (TypeError, ValueError) and not str(err).startswith(fn + ":"):
+        return type(err)(f"{fn}: {err}").with_traceback(err.__traceback__)
+    return None
 
 
 def _describe(cache) -> str:
@@ -122,12 +117,16 @@ def backward_of(*forwards: str):
             if len(args) != len(dout_names) + 1:
                 raise TypeError(f"{fn} takes {', '.join(dout_names)} and cache; got "
                                 f"{len(args)} arguments")
-            *douts, cache = args
-            cache = check_cache(fn, cache, forwards)
-            douts = [check_dout(fn, n, d, shape, dtype)
-                     for n, d, (shape, dtype) in zip(dout_names, douts, cache.outs)]
-            with _named(fn):
+            cache = args[-1]
+            if not (type(cache) is Cache and cache.layer in forwards):
+                check_cache(fn, cache, forwards)  # raises
+            douts = [d if type(d) is numpy.ndarray and d.dtype == dtype and d.shape == shape
+                     else check_dout(fn, n, d, shape, dtype)  # the checks, and the cast
+                     for n, d, (shape, dtype) in zip(dout_names, args, cache.outs)]
+            try:
                 return backward(*douts, cache)
+            except (TypeError, ValueError) as err:
+                raise (_prefixed(fn, err) or err) from None
 
         return checked
     return wrap
