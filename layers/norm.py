@@ -93,7 +93,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
       - mode: 'train' or 'test' (required)
       - eps: added to the variance, > 0; default 1e-5
       - momentum: default 0.9
-      - running_mean, running_var: (D,); zeros and ones of x's dtype when absent
+      - running_mean, running_var: (D,); zeros of x's dtype when absent (as CS231n)
 
     Returns a tuple of:
     - out: (N, D), x's dtype
@@ -113,7 +113,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     if running_mean is None:
         running_mean = xp.zeros(D, dtype=x.dtype)
     if running_var is None:
-        running_var = xp.ones(D, dtype=x.dtype)
+        running_var = xp.zeros(D, dtype=x.dtype)
     if mode == "train":
         v.nonempty(fn, "x", x, "train mode needs a batch mean and variance; use mode 'test' "
                    "(the running statistics) for an empty batch")
