@@ -15,6 +15,7 @@ import pytest
 import layers as L
 from gradcheck.badinput import generate
 from gradcheck.registry import REGISTRY, exported_layer_functions
+from nets import FullyConnectedNet, ThreeLayerConvNet
 
 CASES = generate()
 
@@ -106,3 +107,19 @@ def test_helper_valid_calls_are_right():
     assert back[0, 0, 2, 2] == 9 and back[0, 0, 0, 0] == 4  # windows over each pixel
     assert L.positional_encoding(np.int64(3), 4).shape == (3, 4)
     assert L.positional_encoding(0, 4).shape == (0, 4)
+
+
+# --- nets: an empty batch gives empty scores, and a loss over it is an error -------------
+
+
+@pytest.mark.parametrize("make, X", [
+    (lambda: FullyConnectedNet([6], input_dim=4, num_classes=3, seed=0,
+                               normalization="batchnorm"), np.zeros((0, 4))),
+    (lambda: ThreeLayerConvNet(input_dim=(1, 6, 6), num_filters=2, filter_size=3,
+                               hidden_dim=5, num_classes=3), np.zeros((0, 1, 6, 6))),
+])
+def test_nets_on_an_empty_batch(make, X):
+    model = make()
+    assert model.loss(X).shape == (0, 3)  # scores of no examples
+    with pytest.raises(ValueError, match="holds no examples"):
+        model.loss(X, np.zeros(0, np.int64))  # a mean over no examples: never NaN
