@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
+import numpy as np
+
 from layers import _validate as v
 from layers.backend import is_array
 
@@ -67,6 +69,9 @@ def check_settings(kwargs: dict) -> dict:
                         f"{type(name).__name__}")
     if name is not None:
         s["checkpoint_name"] = os.fspath(name)
+    seed = s["seed"]
+    if not (seed is None or isinstance(seed, np.random.Generator)):
+        s["seed"] = v.integer(FN, "seed", seed, 0)
     if s["schedule"] not in SCHEDULES:
         raise ValueError(f"{FN}: schedule must be one of {SCHEDULES}; got {s['schedule']!r}")
     if s["schedule"] == "cosine" and s["lr_decay"] != 1.0:

@@ -42,6 +42,8 @@ def _solver(data=None, **kw):
     ({"schedule": "linear"}, ValueError, r"schedule must be one of"),
     ({"update_rule": 3}, TypeError, r"update_rule must be a rule's name or a callable"),
     ({"learning_rate": 1e-3}, TypeError, r"unrecognized arguments \['learning_rate'\]"),
+    ({"seed": "abc"}, TypeError, r"seed must be an integer >= 0"),
+    ({"seed": -1}, ValueError, r"seed must be an integer >= 0"),
 ])
 def test_bad_settings_are_refused_naming_the_setting(kw, exc, match):
     with pytest.raises(exc, match=r"^Solver: " + match):
