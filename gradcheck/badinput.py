@@ -51,6 +51,7 @@ KEY_CASES: dict[str, list[tuple[str, Any, type]]] = {
     "pad": [("negative", -1, VE), ("float", 0.5, TE)],
     "pool_height": [("zero", 0, VE), ("float", 2.0, TE)],
     "pool_width": [("zero", 0, VE), ("float", 2.0, TE)],
+    "seed": [("str", "abc", TE), ("negative", -1, VE), ("float", 1.5, TE)],
 }
 # keys a dict may hold though the registered case leaves them out
 OPTIONAL_KEYS = {"bn_param": ("eps", "momentum", "running_mean", "running_var"),

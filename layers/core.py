@@ -6,7 +6,7 @@ import math
 
 from . import _validate as v
 from ._cache import backward_of, forward_layer
-from .backend import get_xp, random_uniform, seeded_or_global_rng
+from .backend import get_xp, numpy, random_uniform, seeded_or_global_rng
 
 
 @forward_layer
@@ -101,6 +101,9 @@ def _dropout_keep(fn, dropout_param):
     p = v.number(fn, "dropout_param['p']", dropout_param["p"], low=0, high=1, low_open=True,
                  why="the keep probability")
     mode = v.choice(fn, "dropout_param['mode']", dropout_param["mode"], ("train", "test"))
+    seed = dropout_param.get("seed")
+    if seed is not None and not isinstance(seed, numpy.random.Generator):
+        v.integer(fn, "dropout_param['seed']", seed, 0)  # (or None, or a Generator)
     return p, mode
 
 

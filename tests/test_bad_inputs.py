@@ -123,3 +123,26 @@ def test_nets_on_an_empty_batch(make, X):
     assert model.loss(X).shape == (0, 3)  # scores of no examples
     with pytest.raises(ValueError, match="holds no examples"):
         model.loss(X, np.zeros(0, np.int64))  # a mean over no examples: never NaN
+
+
+# --- the tagged cache stays a tuple ---------------------------------------------------------
+
+
+def test_a_sandwich_cache_unpacks_into_usable_sub_caches_and_survives_copies():
+    import copy
+    import pickle
+
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((4, 5)), rng.standard_normal((5, 3)), rng.standard_normal(3)
+    out, cache = L.affine_relu_forward(x, w, b)
+    fc_cache, relu_cache = cache  # CS231n's layer_utils unpack it like this
+    dout = rng.standard_normal(out.shape)
+    da = L.relu_backward(dout, relu_cache)
+    by_hand = L.affine_backward(da, fc_cache)
+    for c in (cache, copy.deepcopy(cache), pickle.loads(pickle.dumps(cache))):
+        for g, h in zip(L.affine_relu_backward(dout, c), by_hand):
+            np.testing.assert_array_equal(g, h)
+    with pytest.raises(TypeError, match="affine_backward: cache must be the cache that "
+                                        "affine_forward returned; got the cache of "
+                                        "relu_forward"):
+        L.affine_backward(da, relu_cache)
