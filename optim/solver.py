@@ -27,6 +27,7 @@ import os
 import numpy as np
 from tqdm.auto import tqdm
 
+from layers import _validate as v
 from layers.backend import default_rng, get_xp, is_array, to_numpy, to_xp
 
 from . import rules as _rules
@@ -250,6 +251,9 @@ class Solver:
         Returns a Python float in [0, 1]. A label outside [0, C), C the number of classes
         the model scores, is a ValueError (it could never count as right).
         """
+        batch_size = v.integer("check_accuracy", "batch_size", batch_size, 1)
+        if num_samples is not None:
+            num_samples = v.integer("check_accuracy", "num_samples", num_samples, 1)
         N, y_all = X.shape[0], y
         if num_samples is not None and N > num_samples:
             pick = np.sort(self.rng.choice(N, num_samples, replace=False))
@@ -299,7 +303,8 @@ class Solver:
                              "training; the model's params must be finite")
         stop = total
         if max_epochs is not None:
-            stop = min(total, (self.epoch + int(max_epochs)) * ipe)
+            stop = min(total, (self.epoch + v.integer("Solver.train", "max_epochs",
+                                                      max_epochs, 0)) * ipe)
         bar = tqdm(total=total, initial=self.iteration, unit="step", dynamic_ncols=True,
                    disable=None if self.verbose else True)
         try:

@@ -97,3 +97,13 @@ def test_a_nan_planted_in_a_weight_is_named_before_training():
     with pytest.raises(ValueError, match=r"parameter 'W' holds nan or inf before training"):
         s.train()
     assert s.loss_history == []  # nothing ran
+
+
+def test_check_accuracy_and_train_arguments():
+    s = _solver(num_epochs=1, batch_size=10)
+    with pytest.raises(ValueError, match=r"check_accuracy: batch_size must be an integer >= 1"):
+        s.check_accuracy(DATA["X_val"], DATA["y_val"], batch_size=0)
+    with pytest.raises(TypeError, match=r"check_accuracy: num_samples must be an integer"):
+        s.check_accuracy(DATA["X_val"], DATA["y_val"], num_samples=2.5)
+    with pytest.raises(TypeError, match=r"Solver.train: max_epochs must be an integer"):
+        s.train(max_epochs=0.5)
