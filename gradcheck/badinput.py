@@ -33,9 +33,11 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .check import _arrays_in
 from .families._base import REGISTRY, LayerSpec
+from .layout import Axes, parse_layout, tied_letters
 
-__all__ = ["BadCase", "generate", "parse_layout", "KEY_CASES"]
+__all__ = ["BadCase", "generate", "KEY_CASES"]
 
 TE, VE = TypeError, ValueError
 _NAN = float("nan")
@@ -73,38 +75,6 @@ class BadCase:
     names: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Axes:
-    """One layout entry: its axis letters and how its rank may vary."""
-
-    letters: tuple[str, ...]  # one per fixed axis ("1" style digits are fixed sizes)
-    tail: str | None = None  # "*D": trailing axes of product D ("" for a bare "*")
-    lead: int = 0  # the first ``lead`` axes broadcast
-    broadcast: bool = False  # "~": the whole entry broadcasts
-
-
-def parse_layout(layout: str) -> dict[str, Axes]:
-    """"x:N,*D w:D,M" -> {"x": Axes(("N",), tail="D"), "w": Axes(("D", "M"))}."""
-    out = {}
-    for entry in layout.split():
-        name, _, spec = entry.partition(":")
-        broadcast = spec.startswith("~")
-        spec = spec.lstrip("~")
-        lead = 0
-        if "|" in spec:
-            head, spec = spec.split("|")
-            lead = len(head.split(","))
-            spec = f"{head},{spec}"
-        letters, tail = [], None
-        for a in spec.split(","):
-            if a.startswith("*"):
-                tail = a[1:]
-            else:
-                letters.append(a)
-        out[name] = Axes(tuple(letters), tail, lead, broadcast)
-    return out
-
-
 # --- helpers ---------------------------------------------------------------------------
 
 
@@ -123,30 +93,15 @@ def _grow(a: np.ndarray, axis: int) -> np.ndarray:
 
 
 def _finite(tree) -> bool:
-    if isinstance(tree, dict):
-        return all(_finite(v) for v in tree.values())
-    if isinstance(tree, (tuple, list)):
-        return all(_finite(v) for v in tree)
-    if isinstance(tree, np.ndarray) and tree.dtype.kind == "f":
-        return bool(np.isfinite(tree).all())
-    return True
-
-
-def _leaves(tree) -> list:
-    if isinstance(tree, dict):
-        return [x for k in sorted(tree) for x in _leaves(tree[k])]
-    if isinstance(tree, (tuple, list)):
-        return [x for v in tree for x in _leaves(v)]
-    return [tree]
+    return all(not _is_float(a) or bool(np.isfinite(a).all()) for _, a in _arrays_in(tree))
 
 
 def _same(a, b, what: str):
-    la, lb = _leaves(a), _leaves(b)
-    assert len(la) == len(lb), f"{what}: {len(la)} results vs {len(lb)}"
-    for x, y in zip(la, lb):
-        if isinstance(x, np.ndarray):
-            assert x.dtype == y.dtype, f"{what}: dtype {x.dtype} vs {y.dtype}"
-            np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-12, err_msg=what)
+    la, lb = _arrays_in(a), _arrays_in(b)
+    assert [n for n, _ in la] == [n for n, _ in lb], f"{what}: different results"
+    for (n, x), (_, y) in zip(la, lb):
+        assert x.dtype == y.dtype, f"{what}: {n} has dtype {x.dtype} vs {y.dtype}"
+        np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-12, err_msg=f"{what}: {n}")
 
 
 class _Call:
@@ -180,12 +135,7 @@ class _Call:
         return self.layout.get(name)
 
     def tied(self) -> set[str]:
-        """Letters (and digits) that must agree: shared by two axes, or fixed sizes."""
-        seen: dict[str, int] = {}
-        for ax in self.layout.values():
-            for letter in (*ax.letters, *([ax.tail] if ax.tail else [])):
-                seen[letter] = seen.get(letter, 0) + 1
-        return {k for k, n in seen.items() if n > 1 or k.isdigit()}
+        return tied_letters(self.layout)
 
 
 _DROP = object()  # a marker: delete this key

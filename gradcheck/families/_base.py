@@ -89,12 +89,8 @@ class LayerSpec:
     linear: tuple[int, tuple[int, ...]] | None = None  # (i, zeroed): linear in input i
     kind: str = "layer"  # "layer" or "loss"
     extra: dict = field(default_factory=dict)
-    # The array arguments' axes, for the generated bad-input suite (gradcheck.badinput):
-    # "x:N,*D w:D,M b:M" — one entry per array argument (``params.Wq`` for an array in a
-    # dict argument), its axes by letter; a letter shared by two entries must agree, a
-    # digit is a fixed size, "*D" is any number of trailing axes whose product is D, axes
-    # before "|" broadcast (may be dropped or added), and a "~" prefix makes the whole
-    # entry broadcastable. "N" is the batch axis.
+    # the array arguments' axes by letter, e.g. "x:N,*D w:D,M b:M" (grammar in
+    # gradcheck/layout.py), from which gradcheck.badinput generates the bad-input cases
     layout: str | None = None
     # N = 0: "ok" (an empty output, zero parameter gradients) or "error" (a mean over
     # zero examples: a ValueError naming the first argument)
