@@ -31,6 +31,18 @@ SETTINGS = {  # every keyword the Solver takes, with its default
 }
 
 
+# the update rules' hyperparameters: key -> (low, high, low excluded, what it is)
+_HYPER = {
+    "learning_rate": (0, None, True, "the step size"),
+    "momentum": (0, 1, False, "the fraction of the velocity kept"),
+    "decay_rate": (0, 1, False, "rmsprop's running average of dw^2"),
+    "beta1": (0, 1, False, "adam's running average of dw"),
+    "beta2": (0, 1, False, "adam's running average of dw^2"),
+    "epsilon": (0, None, True, "keeps the division finite"),
+    "weight_decay": (0, None, False, "adamw's decoupled decay"),
+}
+
+
 def _optional(check: Callable, name: str, value: Any, *args, **kwargs):
     return None if value is None else check(FN, name, value, *args, **kwargs)
 
@@ -46,11 +58,11 @@ def check_settings(kwargs: dict) -> dict:
     if config is not None and not isinstance(config, dict):
         raise TypeError(f"{FN}: optim_config must be a dict or None; got "
                         f"{type(config).__name__}")
-    s["optim_config"] = dict(config or {})
-    if "learning_rate" in s["optim_config"]:
-        s["optim_config"]["learning_rate"] = v.number(
-            FN, "optim_config['learning_rate']", s["optim_config"]["learning_rate"],
-            low=0, low_open=True, why="the step size")
+    s["optim_config"] = config = dict(config or {})
+    for key, (low, high, low_open, why) in _HYPER.items():
+        if key in config:
+            config[key] = v.number(FN, f"optim_config[{key!r}]", config[key], low=low,
+                                   high=high, low_open=low_open, why=why)
     s["lr_decay"] = v.number(FN, "lr_decay", s["lr_decay"], low=0, low_open=True,
                              why="the learning rate is multiplied by it every epoch")
     s["lr_min"] = v.number(FN, "lr_min", s["lr_min"], low=0, why="the cosine schedule's floor")
