@@ -125,7 +125,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         mean = _column_sums(x) / N  # (D,)
         xc = (_wide(x, k) - _tiled(mean, k)).reshape(N, D)  # (N, D), centred
         var = xp.einsum("nd,nd->d", xc, xc) / N  # (D,), biased; no (N, D) temporary
-        inv_std = 1.0 / xp.sqrt(var + eps)  # (D,)
+        inv_std = stable_inv_std(xc, var, eps, 0)  # (D,); finite where var overflowed
         # kept in x's dtype, so a float64 call (a gradient check) cannot leave float64
         # statistics behind for later float32 calls, nor the reverse
         bn_param["running_mean"] = (momentum * running_mean
@@ -220,30 +220,35 @@ def batchnorm_backward_alt(dout, cache):
 # --- layernorm ------------------------------------------------------------------------
 
 
+def stable_inv_std(xc, var, eps: float, axes):
+    """1 / sqrt(var + eps) for var = mean(xc ** 2) over ``axes`` (var's shape: xc's with
+    those axes reduced, or kept as 1s).
+
+    Finite inputs give a finite, correct result even where the variance overflowed (float32
+    values beyond ~1e19 square to inf): then it is recomputed on xc scaled by its largest
+    magnitude s per statistic, as (1 / sqrt(var(xc / s) + eps / s^2)) / s. One check of
+    ``var`` (a host sync on a GPU) on the normal path.
+    """
+    xp = get_xp(xc)
+    if bool(xp.isfinite(var).all()) or not bool(xp.isfinite(xc).all()):
+        return 1.0 / xp.sqrt(var + eps)
+    s = xp.abs(xc).max(axis=axes, keepdims=True)  # > 0 where var overflowed
+    s[s == 0] = 1
+    xs = xc / s
+    var_s = (xs * xs).mean(axis=axes, keepdims=True)
+    r = 1.0 / xp.sqrt(var_s + eps / s / s) / s  # (eps / s / s: no overflow in s * s)
+    return r.reshape(var.shape)
+
+
 def normalize_last_axis(x, eps: float):
     """xhat = (x - mean) / sqrt(var + eps) over the last axis (biased variance), and
-    inv_std = 1 / sqrt(var + eps) of shape (..., 1).
-
-    Finite inputs give a finite, correct xhat even where the variance overflows (float32
-    values beyond ~1e19 square to inf): such calls are redone on x scaled by each row's
-    largest magnitude s, with var = s^2 var(x / s) and eps / s^2 in place of eps.
-    """
+    inv_std of shape (..., 1); finite for finite x (see ``stable_inv_std``)."""
     xp = get_xp(x)
-    D = x.shape[-1]
     xhat = x - x.mean(axis=-1, keepdims=True)  # centred; normalised in place below
-    var = xp.einsum("...d,...d->...", xhat, xhat)[..., None] / D  # (..., 1), biased
-    if not bool(xp.isfinite(var).all()) and bool(xp.isfinite(x).all()):
-        s = xp.abs(x).max(axis=-1, keepdims=True)  # (..., 1), > 0 where var overflowed
-        s[s == 0] = 1
-        xs = x / s
-        xhat = xs - xs.mean(axis=-1, keepdims=True)
-        var_s = xp.einsum("...d,...d->...", xhat, xhat)[..., None] / D
-        r = 1.0 / xp.sqrt(var_s + eps / s / s)  # 1 / sqrt(var / s^2 + eps / s^2)
-        xhat *= r
-        return xhat, r / s
-    inv_std = 1.0 / xp.sqrt(var + eps)  # (..., 1)
-    xhat *= inv_std
-    return xhat, inv_std
+    var = xp.einsum("...d,...d->...", xhat, xhat)[..., None] / x.shape[-1]  # (..., 1)
+    r = stable_inv_std(xhat, var, eps, -1)
+    xhat *= r
+    return xhat, r
 
 
 @forward_layer

@@ -16,7 +16,7 @@ from __future__ import annotations
 from . import _validate as v
 from ._cache import backward_of, forward_layer
 from .backend import get_xp
-from .norm import normalize_last_axis
+from .norm import normalize_last_axis, stable_inv_std
 
 __all__ = [
     "spatial_batchnorm_forward", "spatial_batchnorm_backward",
@@ -87,7 +87,8 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     else:
         xc = x - running_mean[:, None, None]
         var = running_var
-    inv_std = 1 / xp.sqrt(var + eps)  # (C,)
+    inv_std = stable_inv_std(xc, var, eps, (0, 2, 3)) if mode == "train" else \
+        1 / xp.sqrt(var + eps)  # (C,)
     out = xc * (gamma * inv_std)[:, None, None]
     out += beta[:, None, None]
     return out, (mode, xc, gamma, inv_std)

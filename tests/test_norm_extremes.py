@@ -1,11 +1,13 @@
 """Finite float32 inputs give a finite, right normalisation even where the variance
-overflows float32 (values beyond ~1e19 square to inf): layernorm and groupnorm against
-the float64 result of the same call."""
+overflows float32 (values beyond ~1e19 square to inf): layernorm, groupnorm and the two
+batchnorms (train mode) against the float64 result of the same call."""
 
 import numpy as np
 import pytest
 
-from layers import (layernorm_backward, layernorm_forward, spatial_groupnorm_backward,
+from layers import (batchnorm_backward, batchnorm_backward_alt, batchnorm_forward,
+                    layernorm_backward, layernorm_forward, spatial_batchnorm_backward,
+                    spatial_batchnorm_forward, spatial_groupnorm_backward,
                     spatial_groupnorm_forward)
 
 
@@ -20,10 +22,24 @@ def _groupnorm(x):
     return spatial_groupnorm_forward(x, g, 0 * g, 2, {})
 
 
+def _batchnorm(x):
+    D = x.shape[1]
+    return batchnorm_forward(x, np.ones(D, x.dtype), np.zeros(D, x.dtype), {"mode": "train"})
+
+
+def _spatial_batchnorm(x):
+    C = x.shape[1]
+    return spatial_batchnorm_forward(x, np.ones(C, x.dtype), np.zeros(C, x.dtype),
+                                     {"mode": "train"})
+
+
 @pytest.mark.parametrize("scale", [1e30, 3e36, 1e-30, 1.0])
 @pytest.mark.parametrize("layer, shape, backward", [
     (_layernorm, (5, 7), layernorm_backward),
     (_groupnorm, (3, 4, 3, 3), spatial_groupnorm_backward),
+    (_batchnorm, (6, 5), batchnorm_backward),
+    (_batchnorm, (6, 5), batchnorm_backward_alt),
+    (_spatial_batchnorm, (3, 4, 3, 3), spatial_batchnorm_backward),
 ])
 def test_float32_extremes_normalise_like_float64(layer, shape, backward, scale):
     rng = np.random.default_rng(0)
