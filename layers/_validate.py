@@ -209,8 +209,7 @@ def momentum(fn: str, dname: str, d: Mapping, default: float = 0.9) -> float:
 
 def running_stat(fn: str, dname: str, d: Mapping, key: str, x, size: int, letter: str):
     """``d[key]``, a running mean or variance: None when absent, else a (size,) floating
-    array (an integer one cast to x's dtype); a variance must be >= 0 (checked by the
-    caller where it is used, ``nonnegative``)."""
+    array (an integer one cast to x's dtype); ``running_var`` must be >= 0 everywhere."""
     r = d.get(key)
     if r is None:
         return None
@@ -218,4 +217,6 @@ def running_stat(fn: str, dname: str, d: Mapping, key: str, x, size: int, letter
     r = float_param(fn, name, r, x, ndim=1, what=f"({letter},)")
     if r.shape[0] != size:
         shape(fn, name, r, (size,), f"({letter},) with {letter} = {size} from x")
+    if key == "running_var":
+        nonnegative(fn, name, r)
     return r

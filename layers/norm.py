@@ -117,8 +117,6 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     if mode == "train":
         v.nonempty(fn, "x", x, "train mode needs a batch mean and variance; use mode 'test' "
                    "(the running statistics) for an empty batch")
-    else:
-        v.nonnegative(fn, "bn_param['running_var']", running_var)
 
     k = _rows_joined(N, D, x)
     if mode == "train":
