@@ -31,7 +31,6 @@ def _check_mask(fn, mask, score_shape):
     return mask
 
 
-@forward_layer
 def attention_forward(q, k, v, mask=None):
     """Forward pass of scaled dot-product attention.
 
@@ -61,15 +60,15 @@ def attention_forward(q, k, v, mask=None):
         raise ValueError(f"{fn}: v must have shape (..., T, dv) with T = {k.shape[-2]} (k's "
                          f"rows); got {tuple(v.shape)}")
     try:
-        lead = xp.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+        xp.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
     except ValueError:
         raise ValueError(f"{fn}: the leading (batch, head) axes of q {tuple(q.shape)}, "
                          f"k {tuple(k.shape)} and v {tuple(v.shape)} do not broadcast "
                          "together") from None
-    mask = _check_mask(fn, mask, (*lead, q.shape[-2], k.shape[-2]))
     scale = 1.0 / math.sqrt(q.shape[-1])
     scores = q @ xp.swapaxes(k, -1, -2)  # (..., S, T)
     scores *= scale
+    mask = _check_mask(fn, mask, scores.shape)
     if mask is not None:
         scores = xp.where(mask, scores, -xp.inf)
     top = scores.max(axis=-1, keepdims=True)
@@ -81,7 +80,6 @@ def attention_forward(q, k, v, mask=None):
     return out, (q, k, v, probs, scale)
 
 
-@backward_of("attention_forward")
 def attention_backward(dout, cache):
     """Backward pass of scaled dot-product attention.
 
@@ -141,7 +139,6 @@ def _merge_heads(x):
     return x.transpose(0, 2, 1, 3).reshape(N, L, h * d)  # (N, L, E)
 
 
-@forward_layer
 def multihead_attention_forward(query, key, value, params, num_heads, mask=None):
     """Forward pass of multi-head attention.
 
@@ -183,7 +180,6 @@ def multihead_attention_forward(query, key, value, params, num_heads, mask=None)
     return out, (query, key, value, params, num_heads, attn_cache, merged)
 
 
-@backward_of("multihead_attention_forward")
 def multihead_attention_backward(dout, cache):
     """Backward pass of multi-head attention.
 
@@ -207,6 +203,15 @@ def multihead_attention_backward(dout, cache):
     dparams = {"Wq": dWq, "bq": dbq, "Wk": dWk, "bk": dbk, "Wv": dWv, "bv": dbv,
                "Wo": dWo, "bo": dbo}
     return dquery, dkey, dvalue, dparams
+
+
+# The tagged caches and the dout checks of layers/_cache.py, applied here rather than as
+# decorators so that the bodies above (being reworked for speed) merge without conflicts.
+attention_forward = forward_layer(attention_forward)
+attention_backward = backward_of("attention_forward")(attention_backward)
+multihead_attention_forward = forward_layer(multihead_attention_forward)
+multihead_attention_backward = backward_of("multihead_attention_forward")(
+    multihead_attention_backward)
 
 
 def positional_encoding(T, D, dtype="float32", xp=None):
