@@ -71,11 +71,13 @@ def _first_nonfinite(named: dict) -> str | None:
 
 
 def _check_labels(name: str, y, C: int) -> None:
-    """Labels in [0, C), C the number of classes the model scores (one pass over y)."""
-    lo, hi = (int(y.min()), int(y.max())) if y.size else (0, 0)
-    if lo < 0 or hi >= C:
-        raise ValueError(f"check_accuracy: {name} holds label {lo if lo < 0 else hi}, but the "
-                         f"model scores C = {C} classes; labels must be in [0, {C})")
+    """Labels below C, the number of classes the model scores (one pass over y); negative
+    ones are allowed: they mark targets that are not counted."""
+    hi = int(y.max()) if y.size else 0
+    if hi >= C:
+        raise ValueError(f"check_accuracy: {name} holds label {hi}, but the model scores "
+                         f"C = {C} classes; labels must be < {C} (negative ones are not "
+                         "counted)")
 
 
 def _state_field(name: str) -> property:
@@ -242,14 +244,15 @@ class Solver:
 
         Inputs:
         - X: (N, ...) inputs
-        - y: (N,) labels, or (N, T) targets when the model's scores are (N, T, V)
+        - y: (N,) labels, or (N, T) targets when the model's scores are (N, T, V);
+          negative targets (a masked LM's unchosen positions) are not counted
         - num_samples: if given and N is larger, a random subsample of that size (drawn
           from the Solver's generator)
 
         - name: what to call y in an error (the Solver passes 'y_train' / 'y_val')
 
-        Returns a Python float in [0, 1]. A label outside [0, C), C the number of classes
-        the model scores, is a ValueError (it could never count as right).
+        Returns a Python float in [0, 1]. A label >= C, C the number of classes the model
+        scores, is a ValueError (it could never count as right).
         """
         batch_size = v.integer("check_accuracy", "batch_size", batch_size, 1)
         if num_samples is not None:
@@ -262,16 +265,17 @@ class Solver:
         correct = total = 0
         for start in range(0, N, batch_size):
             scores = self.model.loss(self._batch(X[start:start + batch_size]))
+            if start == 0:  # every label, not just the subsample: now C is known
+                _check_labels(name, y_all, scores.shape[-1])
             yb = to_xp(y[start:start + batch_size], xp)
             pred = xp.argmax(scores, axis=-1)  # (n,) or (n, T)
             if pred.shape != yb.shape:
                 raise ValueError(f"check_accuracy: scores of shape {tuple(scores.shape)} "
                                  f"need targets of shape {tuple(pred.shape)}; got "
                                  f"{tuple(yb.shape)}")
-            if start == 0:  # every label, not just the subsample: now C is known
-                _check_labels(name, y_all, scores.shape[-1])
-            correct += int((pred == yb).sum())
-            total += int(yb.size)
+            counted = yb >= 0
+            correct += int(((pred == yb) & counted).sum())
+            total += int(counted.sum())
         return correct / max(total, 1)
 
     def _check_and_record(self):
