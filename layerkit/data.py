@@ -24,6 +24,8 @@ import struct
 
 import numpy as np
 
+from layers import _validate as v
+
 __all__ = ["load_digits", "load_cifar10", "load_mnist", "read_idx", "split", "subtract_mean",
            "get_data", "DATASETS"]
 
@@ -115,6 +117,9 @@ def read_idx(path: str) -> np.ndarray:
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
         raise ValueError(f"{path}: not an IDX file (bad magic number {raw[:4]!r})")
     ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise ValueError(f"{path}: the IDX header is cut short ({len(raw)} bytes; {ndim} "
+                         f"dimensions need {4 + 4 * ndim})")
     shape = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
     dtype = np.dtype(_IDX_TYPES[raw[2]])
     body = raw[4 + 4 * ndim:]
@@ -163,7 +168,11 @@ def split(X, y, num_val: int, num_test: int = 0, seed: int | None = 0) -> dict:
     N = X.shape[0]
     if y.shape[0] != N:
         raise ValueError(f"split: X has {N} examples but y has {y.shape[0]}")
-    if num_val < 0 or num_test < 0 or num_val + num_test >= N:
+    num_val, num_test = v.integer("split", "num_val", num_val, 0), \
+        v.integer("split", "num_test", num_test, 0)
+    if seed is not None:
+        seed = v.integer("split", "seed", seed, 0)
+    if num_val + num_test >= N:
         raise ValueError(f"split: num_val + num_test must leave training data; got "
                          f"{num_val} + {num_test} of N = {N}")
     order = np.random.default_rng(seed).permutation(N)
@@ -211,5 +220,6 @@ def get_data(name: str = "digits", folder: str | None = None, num_val: int | Non
     else:
         raise ValueError(f"dataset must be one of {DATASETS}; got {name!r}")
     if num_train is not None:
+        num_train = v.integer("get_data", "num_train", num_train, 1)  # (0: a NaN mean image)
         data["X_train"], data["y_train"] = data["X_train"][:num_train], data["y_train"][:num_train]
     return subtract_mean(data) if center else data

@@ -18,9 +18,8 @@ for kernels and keep the GEMM code. Everything here runs on numpy or cupy arrays
 
 from __future__ import annotations
 
-from numbers import Integral
-
 from . import _validate as v
+from ._cache import backward_of, forward_layer
 from ._threads import batch_parts, run_parts
 from .backend import get_xp, windows
 
@@ -38,11 +37,7 @@ __all__ = [
 
 
 def _int_param(fn: str, dname: str, d, key: str, minimum: int) -> int:
-    value = d[key]
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise ValueError(f"{fn}: {dname}[{key!r}] must be an integer >= {minimum}; "
-                         f"got {value!r}")
-    return int(value)
+    return v.integer(fn, f"{dname}[{key!r}]", d[key], minimum)
 
 
 def _tile(fn: str, axis: str, size: int, kernel: int, kname: str, stride: int, pad: int,
@@ -71,10 +66,20 @@ def conv_output_shape(H: int, W: int, HH: int, WW: int, stride: int = 1, pad: in
     requires it) or do not fit at all; ``fn`` names the caller and ``names`` the window
     sizes in the message.
     """
+    H, W = v.integer(fn, "H", H, 1), v.integer(fn, "W", W, 1)
+    HH, WW = v.integer(fn, names[0], HH, 1), v.integer(fn, names[1], WW, 1)
+    stride, pad = v.integer(fn, "stride", stride, 1), v.integer(fn, "pad", pad, 0)
     context = (f"H, W = {H}, {W}; {names[0]}, {names[1]} = {HH}, {WW}; "
                f"stride {stride}, pad {pad}")
     return (_tile(fn, "H", H, HH, names[0], stride, pad, context),
             _tile(fn, "W", W, WW, names[1], stride, pad, context))
+
+
+def _conv_params(fn: str, x, w, b):
+    """x checked first (its dtype is the computation's); integer w, b cast to it."""
+    v.array(fn, "x", x, ndim=4, what="(N, C, H, W)")
+    return (v.float_param(fn, "w", w, x, ndim=4, what="(F, C, HH, WW)"),
+            v.float_param(fn, "b", b, x, ndim=1, what="(F,)"))
 
 
 def _pad(x, pad: int):
@@ -132,6 +137,7 @@ def im2col(x, HH: int, WW: int, stride: int = 1, pad: int = 0):
     - cols: (N, C, HH, WW, OH, OW), contiguous, x's dtype;
       cols[n, c, i, j, p, q] = x_padded[n, c, p*stride + i, q*stride + j]
     """
+    v.array("im2col", "x", x, ndim=4, what="(N, C, H, W)")
     xp = get_xp(x)
     conv_output_shape(x.shape[2], x.shape[3], HH, WW, stride, pad, fn="im2col")
     # copy in (N, C, HH, WW, OH, OW) order: the innermost copied run is an output row
@@ -158,8 +164,19 @@ def col2im(cols, x_shape: tuple, stride: int = 1, pad: int = 0):
     Returns:
     - dx: (N, C, H, W), cols' dtype (padding contributions dropped)
     """
+    fn = "col2im"
+    v.array(fn, "cols", cols, ndim=6, what="(N, C, HH, WW, OH, OW)")
+    if not (isinstance(x_shape, (tuple, list)) and len(x_shape) == 4):
+        raise TypeError(f"{fn}: x_shape must be a tuple (N, C, H, W); got {x_shape!r}")
+    N, C, H, W = (v.integer(fn, f"x_shape[{i}]", n, 0) for i, n in enumerate(x_shape))
+    _, _, HH, WW, OH, OW = cols.shape
+    if (N, C) != cols.shape[:2] or (OH, OW) != conv_output_shape(H, W, HH, WW, stride, pad,
+                                                                  fn=fn):
+        raise ValueError(f"{fn}: cols of shape {tuple(cols.shape)} do not come from an input "
+                         f"of x_shape {tuple(x_shape)} with stride {stride}, pad {pad}; "
+                         f"cols must be (N, C, HH, WW, OH, OW) with (N, C) from x_shape and "
+                         f"(OH, OW) = conv_output_shape(H, W, HH, WW, stride, pad)")
     xp = get_xp(cols)
-    N, C, H, W = x_shape
     dxp = xp.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=cols.dtype)
     _col2im_add(dxp, cols, stride)
     return dxp[:, :, pad:pad + H, pad:pad + W] if pad else dxp
@@ -168,6 +185,7 @@ def col2im(cols, x_shape: tuple, stride: int = 1, pad: int = 0):
 # --- naive reference ------------------------------------------------------------------
 
 
+@forward_layer
 def conv_forward_naive(x, w, b, conv_param):
     """Forward pass of a convolution, one output element at a time (the reference).
 
@@ -184,6 +202,7 @@ def conv_forward_naive(x, w, b, conv_param):
     - cache: (x, w, b, conv_param)
     """
     fn = "conv_forward_naive"
+    w, b = _conv_params(fn, x, w, b)
     stride, pad, OH, OW = _conv_inputs(fn, x, w, b, conv_param)
     xp = get_xp(x, w, b)
     N = x.shape[0]
@@ -199,6 +218,7 @@ def conv_forward_naive(x, w, b, conv_param):
     return out, (x, w, b, conv_param)
 
 
+@backward_of("conv_forward_naive")
 def conv_backward_naive(dout, cache):
     """Backward pass of the naive convolution, one output element at a time.
 
@@ -252,6 +272,7 @@ def conv_forward_fast(x, w, b, conv_param):
     - cache: what conv_backward_fast needs (including the (N, C, HH, WW, OH, OW) columns)
     """
     fn = "conv_forward_fast"
+    w, b = _conv_params(fn, x, w, b)
     stride, pad, OH, OW = _conv_inputs(fn, x, w, b, conv_param)
     xp = get_xp(x, w, b)
     N = x.shape[0]
@@ -311,6 +332,10 @@ def conv_backward_fast(dout, cache):
     return dx, dw, db
 
 
+# The tagged cache and the dout checks of layers/_cache.py, applied here rather than as
+# decorators so that the bodies above (being reworked for speed) merge without conflicts.
+conv_forward_fast = forward_layer(conv_forward_fast)
+conv_backward_fast = backward_of("conv_forward_fast")(conv_backward_fast)
 conv_forward = conv_forward_fast
 conv_backward = conv_backward_fast
 # the names of CS231n's fast_layers (its two Cython/stride-trick variants are one fast

@@ -8,9 +8,10 @@ from .backend import get_xp
 
 def _check_scores_labels(fn, x, y):
     v.array(fn, "x", x, ndim=2, what="(N, C) scores")
+    v.nonempty(fn, "x", x, "the loss is a mean over the N examples")
     N, C = x.shape
     v.integer_array(fn, "y", y, shape=(N,), high=C, high_name="C",
-                    what="(N,) labels in [0, C)")
+                    what=f"(N,) labels in [0, C), N and C from x of shape {(N, C)}")
     return N, C
 
 

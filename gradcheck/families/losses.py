@@ -49,6 +49,8 @@ def _scores_make(rng, dtype):
 
 
 register(LayerSpec("softmax_loss", L.softmax_loss, None,
-                   lambda dt: softmax_loss_inputs(dtype=dt), _scores_make, kind="loss"))
+                   lambda dt: softmax_loss_inputs(dtype=dt), _scores_make, kind="loss",
+                   layout="x:N,C y:N", empty_batch="error"))
 register(LayerSpec("svm_loss", L.svm_loss, None,
-                   lambda dt: svm_loss_inputs(dtype=dt), _scores_make, kind="loss"))
+                   lambda dt: svm_loss_inputs(dtype=dt), _scores_make, kind="loss",
+                   layout="x:N,C y:N", empty_batch="error"))
