@@ -129,11 +129,31 @@ def wait_for_idle(threshold: float = 0.15, timeout: float = 20.0) -> float:
     return busy
 
 
+# Variables some machines set to pin OpenBLAS to a kernel (these CI machines pin the AVX2
+# "Haswell" kernel on an AVX-512 CPU: sgemm at ~255 GFLOP/s instead of ~470). A user's
+# machine has no such setting, so the benchmark processes, and only they, run without them
+# (tests and CI keep the environment they were given).
+PINNING_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
 def _env(threads: int) -> dict:
-    env = dict(os.environ)
+    env = {k: val for k, val in os.environ.items() if k not in PINNING_VARS}
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
     return env
+
+
+def blas_info() -> str:
+    """The BLAS libraries this process loaded, with the kernel OpenBLAS picked (threadpoolctl)."""
+    import numpy  # noqa: F401  (loads numpy's OpenBLAS)
+
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "threadpoolctl not installed: kernel unknown"
+    return "; ".join(f"{i.get('internal_api')} {i.get('version')} kernel "
+                     f"{i.get('architecture')} threads {i.get('num_threads')}"
+                     for i in threadpool_info() if i.get("user_api") == "blas")
 
 
 def _run_side(family, wl, side, dtype, threads, min_time) -> tuple[dict, float]:
@@ -163,10 +183,16 @@ def run(family: str, rounds: int = 5, dtype: str = "float32", threads: int = 2,
     for _ in range(3):  # the best of 3, each after an idle wait: a busy neighbour during
         wait_for_idle()  # a single measurement made every "% peak" figure too high
         peak_res = subprocess.run(
-            [sys.executable, "-c", "from benchmarks.harness import _matmul_peak as p; "
-             f"print(p({dtype!r}))"], capture_output=True, text=True, env=_env(threads))
-        peaks.append(float(peak_res.stdout.strip() or "nan"))
+            [sys.executable, "-c", "from benchmarks.harness import _matmul_peak as p, "
+             f"blas_info as b; print(b()); print(p({dtype!r}))"],
+            capture_output=True, text=True, env=_env(threads))
+        lines = peak_res.stdout.strip().splitlines() or ["", "nan"]
+        kernel = lines[0]
+        peaks.append(float(lines[-1]))
     peak = max(peaks)
+    print(f"benchmark processes: {kernel}; {dtype} matmul peak {peak:.0f} GFLOP/s "
+          f"(n=1024, best of 3); unset here: {', '.join(PINNING_VARS)}; "
+          f"load average {os.getloadavg()[0]:.2f}", file=sys.stderr, flush=True)
     results = []
     for wl in suite.WORKLOADS:
         if only and wl.name not in only:
@@ -186,6 +212,7 @@ def run(family: str, rounds: int = 5, dtype: str = "float32", threads: int = 2,
         for op in ops:
             row = {"workload": wl.name, "shape": wl.shape, "op": op, "dtype": dtype,
                    "threads": threads, "rounds": rounds, "peak_gflops": peak,
+                   "blas": kernel, "loadavg_after": os.getloadavg()[0],
                    "max_busy_before": max(busy_seen) if busy_seen else 0.0, "times_ms": {}}
             for s in sides:
                 if op in per_side[s]:
@@ -214,9 +241,11 @@ def format_table(results: list[dict]) -> str:
                        for s, g in r.get("gflops", {}).items()) or "-"
         lines.append(f"| {r['workload']} | {r['shape']} | {r['op']} | {times} | {ratio} | {gf} |")
     if results:
-        lines.append(f"\n{results[0]['dtype']} matmul peak measured in this run: "
-                     f"{results[0]['peak_gflops']:.0f} GFLOP/s; {results[0]['threads']} "
-                     f"threads; min over {results[0]['rounds']} rounds of per-run medians.")
+        r0 = results[0]
+        lines.append(f"\n{r0['dtype']} matmul peak measured in this run: "
+                     f"{r0['peak_gflops']:.0f} GFLOP/s ({r0['blas']}); {r0['threads']} "
+                     f"threads; min over {r0['rounds']} rounds of per-run medians; load "
+                     f"average {max(r['loadavg_after'] for r in results):.2f} at most.")
     return "\n".join(lines)
 
 
