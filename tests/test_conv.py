@@ -102,6 +102,10 @@ GEOMETRIES = [  # N, C, H, W, F, HH, WW, stride, pad
     (3, 1, 6, 6, 2, 3, 3, 1, 1),  # a single channel
     (2, 2, 4, 4, 3, 1, 1, 1, 0),  # 1x1 conv
     (1, 2, 3, 3, 2, 5, 5, 1, 1),  # kernel larger than the input, pad makes it fit
+    # wide enough rows for the stride-1 flat-window path (8 * (WW - 1) <= OW)
+    (2, 2, 5, 16, 3, 3, 3, 1, 1),
+    (2, 3, 4, 20, 4, 3, 3, 1, 2),
+    (1, 2, 6, 17, 2, 2, 2, 1, 0),  # even kernel, no pad
 ]
 
 
