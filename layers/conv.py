@@ -272,7 +272,9 @@ def _flat_windows(xpf, HH: int, WW: int, Wp: int, Q: int):
     """Read-only (N, C, HH, WW, Q) view of a _flat_padded array:
     view[n, c, i, j, :] = xpf[n, c, i*Wp + j : i*Wp + j + Q]."""
     s0, s1, s2 = xpf.strides
-    N, C, _ = xpf.shape
+    N, C, L = xpf.shape
+    if (HH - 1) * Wp + WW - 1 + Q > L:  # as_strided would read past the buffer
+        raise AssertionError(f"_flat_windows: a buffer of {L} per channel is too short")
     return get_xp(xpf).lib.stride_tricks.as_strided(
         xpf, (N, C, HH, WW, Q), (s0, s1, Wp * s2, s2, s2), writeable=False)
 
