@@ -1,7 +1,7 @@
 """Side-by-side timing: every (workload, side) in its own process, in alternating rounds.
 
     python -m benchmarks.harness fc [--rounds 5] [--dtype float32] [--threads 2]
-                                    [--only NAME] [--json out.jsonl]
+                                    [--only NAME] [--json out.jsonl] [--clock cpu]
 
 A suite is a module ``benchmarks/suite_<family>.py`` with a list ``WORKLOADS`` of
 ``Workload``. Each side ("layerkit", "torch", "naive", ...) is a setup function
@@ -60,22 +60,26 @@ def _warm_malloc() -> None:
     del block
 
 
-def _time_op(fn: Callable[[], object], min_time: float, min_reps: int) -> list[float]:
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def _time_op(fn: Callable[[], object], min_time: float, min_reps: int,
+             clock: Callable[[], float] = time.perf_counter) -> list[float]:
     for _ in range(2):  # warm-up: caches, lazy imports, allocator
         fn()
     times: list[float] = []
     start = time.perf_counter()
     while len(times) < min_reps or (time.perf_counter() - start) < min_time:
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        times.append(time.perf_counter() - t0)
+        times.append(clock() - t0)
         if len(times) >= 2000:
             break
     return times
 
 
 def _worker(family: str, workload: str, side: str, dtype: str, threads: int,
-            min_time: float) -> None:
+            min_time: float, clock: str = "wall") -> None:
     _warm_malloc()
     if side == "torch" or side.startswith("torch"):
         import torch
@@ -86,18 +90,18 @@ def _worker(family: str, workload: str, side: str, dtype: str, threads: int,
     ops = wl.sides[side](dtype)
     out = {}
     for op, fn in ops.items():
-        ts = _time_op(fn, min_time, min_reps=5)
+        ts = _time_op(fn, min_time, min_reps=5, clock=CLOCKS[clock])
         out[op] = {"median": statistics.median(ts), "best": min(ts), "reps": len(ts)}
     print(json.dumps(out))
 
 
-def _matmul_peak(dtype: str = "float32", n: int = 1024) -> float:
+def _matmul_peak(dtype: str = "float32", n: int = 1024, clock: str = "wall") -> float:
     import numpy as np
 
     a = np.ones((n, n), dtype=dtype)
     b = np.ones((n, n), dtype=dtype)
     c = np.empty((n, n), dtype=dtype)
-    ts = _time_op(lambda: np.matmul(a, b, out=c), 0.5, 5)
+    ts = _time_op(lambda: np.matmul(a, b, out=c), 0.5, 5, CLOCKS[clock])
     return 2 * n**3 / statistics.median(ts) / 1e9
 
 
@@ -156,10 +160,11 @@ def blas_info() -> str:
                      for i in threadpool_info() if i.get("user_api") == "blas")
 
 
-def _run_side(family, wl, side, dtype, threads, min_time) -> tuple[dict, float]:
+def _run_side(family, wl, side, dtype, threads, min_time, clock="wall") -> tuple[dict, float]:
     busy = wait_for_idle()
     cmd = [sys.executable, "-m", "benchmarks.harness", "--worker", family, wl.name, side,
-           "--dtype", dtype, "--threads", str(threads), "--min-time", str(min_time)]
+           "--dtype", dtype, "--threads", str(threads), "--min-time", str(min_time),
+           "--clock", clock]
     res = subprocess.run(cmd, capture_output=True, text=True, env=_env(threads))
     if res.returncode != 0:
         raise RuntimeError(f"{wl.name}/{side} failed:\n{res.stderr[-2000:]}")
@@ -176,7 +181,8 @@ def _available(side: str) -> bool:
 
 
 def run(family: str, rounds: int = 5, dtype: str = "float32", threads: int = 2,
-        only: list[str] | None = None, min_time: float = 0.3) -> list[dict]:
+        only: list[str] | None = None, min_time: float = 0.3,
+        clock: str = "wall") -> list[dict]:
     """Time every workload of a suite; return one result dict per (workload, op)."""
     suite = importlib.import_module(f"benchmarks.suite_{family}")
     peaks = []
@@ -184,7 +190,7 @@ def run(family: str, rounds: int = 5, dtype: str = "float32", threads: int = 2,
         wait_for_idle()  # a single measurement made every "% peak" figure too high
         peak_res = subprocess.run(
             [sys.executable, "-c", "from benchmarks.harness import _matmul_peak as p, "
-             f"blas_info as b; print(b()); print(p({dtype!r}))"],
+             f"blas_info as b; print(b()); print(p({dtype!r}, clock={clock!r}))"],
             capture_output=True, text=True, env=_env(threads))
         lines = peak_res.stdout.strip().splitlines() or ["", "nan"]
         kernel = lines[0]
@@ -203,7 +209,7 @@ def run(family: str, rounds: int = 5, dtype: str = "float32", threads: int = 2,
         for r in range(rounds):
             order = sides if r % 2 == 0 else sides[::-1]
             for side in order:
-                out, busy = _run_side(family, wl, side, dtype, threads, min_time)
+                out, busy = _run_side(family, wl, side, dtype, threads, min_time, clock)
                 busy_seen.append(busy)
                 for op, st in out.items():
                     per_side[side].setdefault(op, []).append(st["median"])
@@ -212,7 +218,7 @@ def run(family: str, rounds: int = 5, dtype: str = "float32", threads: int = 2,
         for op in ops:
             row = {"workload": wl.name, "shape": wl.shape, "op": op, "dtype": dtype,
                    "threads": threads, "rounds": rounds, "peak_gflops": peak,
-                   "blas": kernel, "loadavg_after": os.getloadavg()[0],
+                   "blas": kernel, "loadavg_after": os.getloadavg()[0], "clock": clock,
                    "max_busy_before": max(busy_seen) if busy_seen else 0.0, "times_ms": {}}
             for s in sides:
                 if op in per_side[s]:
@@ -244,7 +250,8 @@ def format_table(results: list[dict]) -> str:
         r0 = results[0]
         lines.append(f"\n{r0['dtype']} matmul peak measured in this run: "
                      f"{r0['peak_gflops']:.0f} GFLOP/s ({r0['blas']}); {r0['threads']} "
-                     f"threads; min over {r0['rounds']} rounds of per-run medians; load "
+                     f"threads; {r0['clock']} clock; min over {r0['rounds']} rounds of "
+                     f"per-run medians; load "
                      f"average {max(r['loadavg_after'] for r in results):.2f} at most.")
     return "\n".join(lines)
 
@@ -262,11 +269,17 @@ def main(argv=None) -> None:
     p.add_argument("--min-time", type=float, default=0.3, help="seconds per op per run")
     p.add_argument("--only", action="append", help="workload name (repeatable)")
     p.add_argument("--json", help="also write one JSON line per row to this file")
+    p.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                   help="wall (default) or cpu: the process's CPU time, which a busy "
+                   "neighbour does not inflate; meaningful with --threads 1 only (idle "
+                   "BLAS/OpenMP threads spin, and that counts as CPU time)")
     a = p.parse_args(argv)
     if a.worker:
-        _worker(a.family, a.workload, a.side, a.dtype, a.threads, a.min_time)
+        _worker(a.family, a.workload, a.side, a.dtype, a.threads, a.min_time, a.clock)
         return
-    results = run(a.family, a.rounds, a.dtype, a.threads, a.only, a.min_time)
+    if a.clock == "cpu" and a.threads != 1:
+        p.error("--clock cpu needs --threads 1 (spinning threads count as CPU time)")
+    results = run(a.family, a.rounds, a.dtype, a.threads, a.only, a.min_time, a.clock)
     print(format_table(results))
     if a.json:
         with open(a.json, "w") as f:
