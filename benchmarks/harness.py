@@ -160,8 +160,16 @@ def blas_info() -> str:
                      for i in threadpool_info() if i.get("user_api") == "blas")
 
 
+IDLE_WAIT = 20.0  # seconds to wait for idle CPUs before each process (--idle-wait)
+
+
+def _set_idle_wait(seconds: float) -> None:
+    global IDLE_WAIT
+    IDLE_WAIT = seconds
+
+
 def _run_side(family, wl, side, dtype, threads, min_time, clock="wall") -> tuple[dict, float]:
-    busy = wait_for_idle()
+    busy = wait_for_idle(timeout=IDLE_WAIT)
     cmd = [sys.executable, "-m", "benchmarks.harness", "--worker", family, wl.name, side,
            "--dtype", dtype, "--threads", str(threads), "--min-time", str(min_time),
            "--clock", clock]
@@ -187,7 +195,7 @@ def run(family: str, rounds: int = 5, dtype: str = "float32", threads: int = 2,
     suite = importlib.import_module(f"benchmarks.suite_{family}")
     peaks = []
     for _ in range(3):  # the best of 3, each after an idle wait: a busy neighbour during
-        wait_for_idle()  # a single measurement made every "% peak" figure too high
+        wait_for_idle(timeout=IDLE_WAIT)  # one measurement made every "% peak" too high
         peak_res = subprocess.run(
             [sys.executable, "-c", "from benchmarks.harness import _matmul_peak as p, "
              f"blas_info as b; print(b()); print(p({dtype!r}, clock={clock!r}))"],
@@ -269,6 +277,8 @@ def main(argv=None) -> None:
     p.add_argument("--min-time", type=float, default=0.3, help="seconds per op per run")
     p.add_argument("--only", action="append", help="workload name (repeatable)")
     p.add_argument("--json", help="also write one JSON line per row to this file")
+    p.add_argument("--idle-wait", type=float, default=IDLE_WAIT,
+                   help="seconds to wait for idle CPUs before each process (default 20)")
     p.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
                    help="wall (default) or cpu: the process's CPU time, which a busy "
                    "neighbour does not inflate; meaningful with --threads 1 only (idle "
@@ -277,6 +287,7 @@ def main(argv=None) -> None:
     if a.worker:
         _worker(a.family, a.workload, a.side, a.dtype, a.threads, a.min_time, a.clock)
         return
+    _set_idle_wait(a.idle_wait)
     if a.clock == "cpu" and a.threads != 1:
         p.error("--clock cpu needs --threads 1 (spinning threads count as CPU time)")
     results = run(a.family, a.rounds, a.dtype, a.threads, a.only, a.min_time, a.clock)
