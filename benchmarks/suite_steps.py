@@ -85,9 +85,15 @@ def _conv_net(dtype):
     return ThreeLayerConvNet(weight_scale=1e-2, dtype=dtype, seed=0)
 
 
-def conv_layerkit(dtype):
-    X, y = _conv_data(dtype)
-    return {"step": _adam_step_layerkit(_conv_net(dtype), X, y)}
+def _layerkit_side(data, make_net):
+    """The layerkit side's setup: the net ``make_net(dtype)`` on the batch ``data(dtype)``."""
+    def setup(dtype):
+        X, y = data(dtype)
+        return {"step": _adam_step_layerkit(make_net(dtype), X, y)}
+    return setup
+
+
+conv_layerkit = _layerkit_side(_conv_data, _conv_net)
 
 
 def conv_torch(dtype):
@@ -127,9 +133,7 @@ def _fc_net(dtype):
     return net
 
 
-def fc_layerkit(dtype):
-    X, y = _fc_data(dtype)
-    return {"step": _adam_step_layerkit(_fc_net(dtype), X, y)}
+fc_layerkit = _layerkit_side(_fc_data, _fc_net)
 
 
 def fc_torch(dtype):
@@ -158,7 +162,8 @@ def fc_torch(dtype):
 # --- the LSTM language model ----------------------------------------------------------
 
 
-def _lm_data():
+def _lm_data(dtype=None):
+    """(X, y): character ids (the dtype does not apply to them)."""
     rng = np.random.default_rng(3)
     ids = rng.integers(0, LM_V, (LM_N, LM_T + 1))
     return ids[:, :-1], ids[:, 1:]
@@ -172,9 +177,7 @@ def _lm_net(dtype):
                      dtype=dtype, seed=0)
 
 
-def lm_layerkit(dtype):
-    X, y = _lm_data()
-    return {"step": _adam_step_layerkit(_lm_net(dtype), X, y)}
+lm_layerkit = _layerkit_side(_lm_data, _lm_net)
 
 
 def _lm_torch(dtype, fused: bool):

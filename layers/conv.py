@@ -4,17 +4,18 @@ The fast layer is im2col + one batched matrix product (the MLAB / CS231n "fast l
 idea, with no Cython and no build step):
 
 - ``im2col`` copies a strided view of the zero-padded input into ``cols`` of layout
-  (N, C, HH, WW, OH, OW) (for stride 1, usually the flat-window layout described below). That copy order keeps the innermost run a row of OW output
-  pixels; the (N, OH, OW, C, HH, WW) order copies runs of only WW elements and was 2-4x
-  slower on this project's machines.
+  (N, C, HH, WW, OH, OW) (for stride 1, usually the flat-window layout described below).
+  That copy order keeps the innermost run a row of OW output pixels; the
+  (N, OH, OW, C, HH, WW) order copies runs of only WW elements and was 2-4x slower on
+  this project's machines.
 - ``w (F, C*HH*WW) @ cols (N, C*HH*WW, OH*OW)`` is a batched GEMM that writes (N, F, OH*OW),
   which *is* NCHW: no output transpose.
 - ``col2im`` adds the columns back with one strided slice-add per kernel offset (HH*WW
   additions of whole (N, C, OH, OW) blocks) instead of a scatter over every element.
 
 The fast layer runs a few examples at a time (see _CHUNK_BYTES). The col layout matches
-Chainer's GPU im2col kernels, so a GPU build can swap im2col/col2im
-for kernels and keep the GEMM code. Everything here runs on numpy or cupy arrays.
+Chainer's GPU im2col kernels, so a GPU build can swap im2col/col2im for kernels and keep
+the GEMM code. Everything here runs on numpy or cupy arrays.
 """
 
 from __future__ import annotations

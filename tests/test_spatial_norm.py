@@ -160,7 +160,8 @@ def test_spatial_batchnorm_split_over_threads(xp, mode):
     if mode == "train":
         expected = reference_batchnorm(host(x), host(gamma), host(beta), 1e-5)
     else:
-        expected = (host(gamma)[:, None, None] * (host(x) - host(stats["running_mean"])[:, None, None])
-                    / np.sqrt(host(stats["running_var"])[:, None, None] + 1e-5)
-                    + host(beta)[:, None, None])
+        g, bt = host(gamma)[:, None, None], host(beta)[:, None, None]
+        mu = host(stats["running_mean"])[:, None, None]
+        var = host(stats["running_var"])[:, None, None]
+        expected = g * (host(x) - mu) / np.sqrt(var + 1e-5) + bt
     np.testing.assert_allclose(host(out), expected, rtol=1e-10, atol=1e-12)
