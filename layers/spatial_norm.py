@@ -9,14 +9,19 @@ temporary.
 Both are memory-bound; the passes over the data are kept few: the forward makes the
 centred input, its sum of squares and the output; the backward two reductions and the
 output, written as dx = k1 * dout + k2 * xc + k3 with per-channel (or per-group) k's.
+Plain sums over (N, H, W) are BLAS matrix-vector products (3x faster than
+``sum(axis=(0, 2, 3))`` on one core). Spatial batchnorm treats each channel on its own,
+so large inputs split their channels over threads (layers._threads; numpy releases the
+GIL in every pass), which numpy's one-core elementwise loops otherwise leave idle.
 """
 
 from __future__ import annotations
 
 from . import _validate as v
+from ._threads import batch_parts, run_parts
 from .backend import get_xp
 from ._cache import backward_of, forward_layer
-from .norm import normalize_last_axis
+from .norm import normalize_last_axis, stable_inv_std
 
 __all__ = [
     "spatial_batchnorm_forward", "spatial_batchnorm_backward",
@@ -71,23 +76,39 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     momentum = v.momentum(fn, "bn_param", bn_param)
     running_mean = _running(fn, bn_param, "running_mean", C, x)
     running_var = _running(fn, bn_param, "running_var", C, x)
+    if mode == "train" and N * H * W < 2:
+        raise ValueError(f"{fn}: train mode needs N*H*W >= 2 values per channel for a "
+                         f"variance; x has shape {tuple(x.shape)}")
+    xc = xp.empty_like(x)
+    out = xp.empty_like(x)
+    mean = running_mean if mode == "test" else xp.empty(C, dtype=x.dtype)
+    var = running_var if mode == "test" else xp.empty(C, dtype=x.dtype)
+    inv_std = xp.empty(C, dtype=x.dtype)
+
+    def part(_, c):  # the channels c, start to end: no other channel is read
+        if mode == "train":
+            mean[c] = _channel_sums(x[:, c]) / (N * H * W)
+        xp.subtract(x[:, c], mean[c, None, None], out=xc[:, c])
+        if mode == "train":
+            var[c] = xp.einsum("nchw,nchw->c", xc[:, c], xc[:, c]) / (N * H * W)
+        # finite even where a float32 variance overflowed (see norm.stable_inv_std)
+        inv_std[c] = stable_inv_std(xc[:, c], var[c], eps, (0, 2, 3))
+        xp.multiply(xc[:, c], (gamma[c] * inv_std[c])[:, None, None], out=out[:, c])
+        out[:, c] += beta[c, None, None]
+
+    run_parts(part, batch_parts(C, x, work=x.size, min_part=1))
     if mode == "train":
-        M = N * H * W
-        if M < 2:
-            raise ValueError(f"{fn}: train mode needs N*H*W >= 2 values per channel for a "
-                             f"variance; x has shape {tuple(x.shape)}")
-        mean = x.mean(axis=(0, 2, 3))  # (C,)
-        xc = x - mean[:, None, None]  # (N, C, H, W)
-        var = xp.einsum("nchw,nchw->c", xc, xc) / M  # (C,)
         bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mean
         bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
-    else:
-        xc = x - running_mean[:, None, None]
-        var = running_var
-    inv_std = 1 / xp.sqrt(var + eps)  # (C,)
-    out = xc * (gamma * inv_std)[:, None, None]
-    out += beta[:, None, None]
     return out, (mode, xc, gamma, inv_std)
+
+
+def _channel_sums(x):
+    """x (N, C, H, W) summed over (N, H, W) as BLAS matrix-vector products: (C,)."""
+    xp = get_xp(x)
+    N, C, H, W = x.shape
+    ones = xp.ones(H * W, dtype=x.dtype)
+    return xp.ones(N, dtype=x.dtype) @ (x.reshape(N, C, H * W) @ ones)
 
 
 def spatial_batchnorm_backward(dout, cache):
@@ -111,17 +132,24 @@ def spatial_batchnorm_backward(dout, cache):
     v.shape(fn, "dout", dout, xc.shape, "(N, C, H, W), the shape of x")
     xp = get_xp(dout, xc)
     N, C, H, W = xc.shape
-    dbeta = dout.sum(axis=(0, 2, 3))  # (C,)
-    s = xp.einsum("nchw,nchw->c", dout, xc)  # sum of dout * (x - mu), (C,)
-    dgamma = s * inv_std
-    k1 = gamma * inv_std  # (C,)
-    dx = dout * k1[:, None, None]
-    if mode == "train":
-        M = N * H * W
-        k2 = -k1 * inv_std * dgamma / M  # multiplies xc
-        k3 = -k1 * dbeta / M  # a constant per channel
-        dx += xc * k2[:, None, None]
-        dx += k3[:, None, None]
+    M = N * H * W
+    dx = xp.empty_like(xc)
+    dgamma = xp.empty(C, dtype=xc.dtype)
+    dbeta = xp.empty(C, dtype=xc.dtype)
+
+    def part(_, c):  # the channels c, start to end
+        d, xcc, dxc = dout[:, c], xc[:, c], dx[:, c]
+        dbeta[c] = _channel_sums(d)
+        dgamma[c] = xp.einsum("nchw,nchw->c", d, xcc) * inv_std[c]  # sum dout * xhat
+        k1 = gamma[c] * inv_std[c]
+        if mode == "train":  # dx = k1 * dout + k2 * xc + k3
+            xp.multiply(xcc, (-k1 * inv_std[c] * dgamma[c] / M)[:, None, None], out=dxc)
+            dxc += (-k1 * dbeta[c] / M)[:, None, None]
+            dxc += d * k1[:, None, None]  # (per-example temporaries measured no faster)
+        else:
+            xp.multiply(d, k1[:, None, None], out=dxc)
+
+    run_parts(part, batch_parts(C, dout, work=dout.size, min_part=1))
     return dx, dgamma, dbeta
 
 
