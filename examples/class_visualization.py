@@ -58,9 +58,10 @@ def visualize_class(model, target: int, mean, iters=300, lr=0.5, l2_reg=1e-3, ji
         _, dX = model.input_gradient(X, onehot)
         dX = to_numpy(dX) - 2 * l2_reg * X  # ascent direction of the regularised score
         X = X + (lr / 10) * dX / (np.abs(dX).mean() + 1e-12)
-        X = _clamp(np.roll(X, (-dy, -dx), axis=(2, 3)), mean)
+        X = np.roll(X, (-dy, -dx), axis=(2, 3))
         if blur_every and t % blur_every == blur_every - 1:
             X = gaussian_filter(X, sigma=(0, 0, blur_sigma, blur_sigma)).astype(np.float32)
+        X = _clamp(X, mean)
     return X
 
 
