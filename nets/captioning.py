@@ -100,7 +100,7 @@ class CaptioningRNN(Model):
             raise ValueError(f"{fn}: captions must have shape (N, T + 1) with T >= 1; "
                              f"got {tuple(captions.shape)}")
         cell = RECURRENT_CELLS[self.cell_type]
-        feats = feats.astype(self.dtype, copy=False)
+        feats = self._input(feats)
         cap_in, cap_out = captions[:, :-1], captions[:, 1:]
         mask = cap_out != self._null  # (N, T)
 
@@ -138,7 +138,7 @@ class CaptioningRNN(Model):
         v.shape(fn, "features", feats, (None, p["W_proj"].shape[0]), "(N, D), D = input_dim")
         xp = get_xp(feats, p["W_proj"])
         N = feats.shape[0]
-        feats = feats.astype(self.dtype, copy=False)
+        feats = self._input(feats)
         h, _ = affine_forward(feats, p["W_proj"], p["b_proj"])
         c = xp.zeros_like(h)
         words = xp.full(N, int(self._start), dtype=xp.int64)

@@ -31,11 +31,8 @@ __all__ = ["CharMLPLM", "CharRNNLM", "PAD_CHAR"]
 PAD_CHAR = "\n"  # fills a context shorter than the MLP's window (text restarts after it)
 
 
-
 class _CharModel(Model):
-    """Vocabulary handling, L2 and sampling shared by the two language models."""
-
-    reg: float
+    """Vocabulary handling and sampling shared by the two language models."""
 
     def _set_vocab(self, chars, name: str):
         chars = list(chars)
@@ -57,16 +54,6 @@ class _CharModel(Model):
                 raise ValueError(f"{type(self).__name__}: character {ch!r} at position {k} of "
                                  f"the prefix is not in the vocabulary")
         return [self.stoi[ch] for ch in text]
-
-    def _l2(self, loss, grads):
-        """Add 0.5 * reg * sum W^2 over the weight matrices (names starting with 'W')."""
-        reg = self.reg
-        if reg:
-            for k, W in self.params.items():
-                if k.startswith("W"):
-                    loss = loss + 0.5 * reg * (W * W).sum()
-                    grads[k] = grads[k] + reg * W
-        return loss, grads
 
     @staticmethod
     def _pick(scores, temperature: float, rng: np.random.Generator) -> int:
@@ -140,7 +127,7 @@ class CharMLPLM(_CharModel):
         da = dhid * (1 - hid * hid)  # tanh'
         demb, grads["W1"], grads["b1"] = affine_backward(da, c1)
         grads["W_embed"] = word_embedding_backward(demb, c_emb)
-        return self._l2(loss, grads)
+        return self.regularize(loss, grads), grads
 
     def sample(self, prefix="", n=200, temperature=1.0, seed=None) -> str:
         """The prefix followed by n characters, each drawn from the model given the last
@@ -222,7 +209,7 @@ class CharRNNLM(_CharModel):
         dh, grads["W_vocab"], grads["b_vocab"] = temporal_affine_backward(dscores, c_vocab)
         demb, _, grads["Wx"], grads["Wh"], grads["b"] = cell.backward(dh, c_cell)
         grads["W_embed"] = word_embedding_backward(demb, c_emb)
-        return self._l2(loss, grads)
+        return self.regularize(loss, grads), grads
 
     def sample(self, prefix="", n=200, temperature=1.0, seed=None) -> str:
         """The prefix followed by n characters. The state starts at zero and reads PAD_CHAR
