@@ -69,8 +69,8 @@ class CoordinateMLP(Model):
     """{affine - relu} x len(hidden) - affine, with a regression loss (l1 or l2).
 
     Params: W1 (D, H1), b1, ..., WL (H_{L-1}, 3), bL; He-initialised weights, zero biases.
-    ``loss(X, y)``: X (M, D) inputs, y (M, 3) target colours -> (loss, grads); without y,
-    the predicted colours (M, 3).
+    ``loss(X, y)`` (``Model``'s composition of forward, data_loss and backward): X (M, D)
+    inputs, y (M, 3) target colours -> (loss, grads); without y, the colours (M, 3).
     """
 
     def __init__(self, input_dim, hidden=(256, 256, 256), output_dim=3, loss="l2", seed=0):
@@ -84,21 +84,24 @@ class CoordinateMLP(Model):
             self.params[f"b{i}"] = np.zeros(b, np.float32)
         self.num_layers = len(dims) - 1
 
-    def loss(self, X, y=None):
+    def forward(self, X, train):
         p, L = self.params, self.num_layers
-        h, caches = self._input(X, p["W1"]), []
+        h, caches = X, []
         for i in range(1, L):
             h, c = affine_relu_forward(h, p[f"W{i}"], p[f"b{i}"])
             caches.append(c)
-        out, c_out = affine_forward(h, p[f"W{L}"], p[f"b{L}"])  # (M, 3)
-        if y is None:
-            return out
-        loss, dout = self.loss_fn(out, y)
-        grads = {}
-        dh, grads[f"W{L}"], grads[f"b{L}"] = affine_backward(dout, c_out)
+        out, c = affine_forward(h, p[f"W{L}"], p[f"b{L}"])  # (M, 3)
+        return out, caches + [c]
+
+    def data_loss(self, out, y):
+        return self.loss_fn(out, y)
+
+    def backward(self, dout, caches):
+        L, grads = self.num_layers, {}
+        dh, grads[f"W{L}"], grads[f"b{L}"] = affine_backward(dout, caches[-1])
         for i in range(L - 1, 0, -1):
             dh, grads[f"W{i}"], grads[f"b{i}"] = affine_relu_backward(dh, caches[i - 1])
-        return loss, grads
+        return grads
 
 
 def fit(X, colours, loss="l2", hidden=(256, 256, 256), steps=3000, batch=1024, lr=2e-3,
