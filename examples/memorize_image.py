@@ -104,7 +104,7 @@ class CoordinateMLP(Model):
         return grads
 
 
-def fit(X, colours, loss="l2", hidden=(256, 256, 256), steps=3000, batch=1024, lr=2e-3,
+def fit(X, colours, loss="l2", hidden=(256, 256, 256), steps=2000, batch=1024, lr=2e-3,
         seed=0):
     """Train a CoordinateMLP on (X (M, D), colours (M, 3)) by minibatches of pixels drawn
     without replacement (a fresh permutation each pass); returns (model, seconds)."""
@@ -134,7 +134,7 @@ def errors(pred, target):
     return float(np.mean(np.abs(d))), mse, 10 * np.log10(1.0 / mse)
 
 
-def run(img, fourier=False, steps=3000, hidden=(256, 256, 256), seed=0, log=print):
+def run(img, fourier=False, steps=2000, hidden=(256, 256, 256), seed=0, log=print):
     """Train with each loss on img (H, W, 3); returns {loss name: (image, errors)}."""
     H, W, _ = img.shape
     X = coordinates(H, W)
@@ -158,7 +158,7 @@ def main(argv=None):
     ap.add_argument("--out", default="runs/examples/memorize_image", help="folder for the PNG")
     ap.add_argument("--fourier", action="store_true",
                     help="also train on Fourier features of the coordinates (a second row)")
-    ap.add_argument("--steps", type=int, default=3000, help="Adam steps per run")
+    ap.add_argument("--steps", type=int, default=2000, help="Adam steps per run")
     ap.add_argument("--shrink", type=int, default=4, help="divide each side of the image")
     ap.add_argument("--seed", type=int, default=0, help="weights and minibatches")
     args = ap.parse_args(argv)
