@@ -289,8 +289,11 @@ def _empty_batch_case(c: _Call):
     args = list(c.inputs)
     for j, (name, a) in enumerate(zip(c.names, c.inputs)):
         ax = c.axes_of(name)
-        if ax and isinstance(a, np.ndarray) and "N" in ax.letters:
-            args[j] = a.take([], axis=ax.letters.index("N"))
+        if ax and isinstance(a, np.ndarray):
+            for i, letter in enumerate(ax.letters):
+                if letter == "N":  # (a graph's (N, N) adjacency: both axes)
+                    a = a.take([], axis=i)
+            args[j] = a
     first = c.names[c.data]
     if c.spec.empty_batch == "error":
         return _expect(f"{c.fn}-empty_batch", lambda: c.call(args), VE, c.fn, first)

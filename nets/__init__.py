@@ -5,6 +5,7 @@ from .captioning import CaptioningRNN
 from .char_lm import CharMLPLM, CharRNNLM
 from .conv import ResidualConvNet, ThreeLayerConvNet
 from .fc import FullyConnectedNet, TwoLayerNet
+from .gcn import GCN
 
 __all__: list[str] = ["Model", "TwoLayerNet", "FullyConnectedNet", "ThreeLayerConvNet",
-                      "ResidualConvNet", "CaptioningRNN", "CharMLPLM", "CharRNNLM"]
+                      "ResidualConvNet", "CaptioningRNN", "CharMLPLM", "CharRNNLM", "GCN"]
