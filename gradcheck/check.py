@@ -165,7 +165,8 @@ def _run_pure(forward, backward, args, douts_fn, target, names):
 
 
 def check_layer(forward: Callable, backward: Callable, *inputs, dout=None, seed: int = 0,
-                fast: bool = False, fidelity_rtol: float = 1e-3, **options) -> GradcheckReport:
+                fast: bool = False, fidelity_rtol: float = 1e-3, constants: tuple = (),
+                **options) -> GradcheckReport:
     """Check ``backward`` against numerical gradients of ``forward``.
 
     Inputs:
@@ -177,6 +178,8 @@ def check_layer(forward: Callable, backward: Callable, *inputs, dout=None, seed:
     - inputs: the forward's positional arguments
     - dout: upstream gradient(s); drawn standard normal from ``seed`` when None
     - fast: check ``num_probes`` random directions per input instead of every element
+    - constants: positions of floating-point inputs that get no gradient (a teacher's
+      scores, regression targets): upcast to float64 with the rest, never differentiated
     - options: h, rtol, atol, num_checks (sample elements), num_probes, ... (see Options)
 
     Returns a ``GradcheckReport``; raises ``GradientCheckError`` on a mismatch.
@@ -184,10 +187,11 @@ def check_layer(forward: Callable, backward: Callable, *inputs, dout=None, seed:
     opts = Options(fast=fast, **options)
     target = _target_name(forward)
     names = _names(forward, len(inputs))
-    slots = [i for i, a in enumerate(inputs) if _is_float_array(a) or _is_param_dict(a)]
+    floats = [i for i, a in enumerate(inputs) if _is_float_array(a) or _is_param_dict(a)]
+    slots = [i for i in floats if i not in constants]
     if not slots:
         raise ValueError(f"check_layer: {target} has no floating-point array input to check")
-    args64, low = _upcast(inputs, slots)
+    args64, low = _upcast(inputs, floats)
     rng = np.random.default_rng(seed)
     report = GradcheckReport(target, seed, "fast" if fast else "full")
 
@@ -326,14 +330,16 @@ def _conclude(report: GradcheckReport) -> GradcheckReport:
 def check_loss(loss_fn: Callable, x, y, *rest, **options) -> GradcheckReport:
     """Check a loss ``(loss, dx) = loss_fn(x, y, *rest)``: dx against numerical d(loss)/dx.
 
-    Options as for ``check_layer``; ``y`` (labels) and ``rest`` (e.g. the bool mask of
-    ``temporal_softmax_loss``) pass through undifferentiated.
+    Options as for ``check_layer``; ``y`` (labels, or float targets such as a teacher's
+    scores) and ``rest`` (e.g. the bool mask of ``temporal_softmax_loss``) pass through
+    undifferentiated.
     """
     def backward(dloss, dx):
         return dx * dloss
 
     backward.__name__ = _target_name(loss_fn)
-    return check_layer(loss_fn, backward, x, y, *rest, **options)
+    constants = tuple(i for i, a in enumerate((y, *rest), start=1) if _is_float_array(a))
+    return check_layer(loss_fn, backward, x, y, *rest, constants=constants, **options)
 
 
 def check_net(model, X, y, *, seed: int = 0, fast: bool = False, params=None,

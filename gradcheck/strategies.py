@@ -33,7 +33,7 @@ __all__ = [
     "spatial_groupnorm_inputs", "conv_sandwich_inputs",
     "attention_inputs", "multihead_attention_inputs",
     "recurrent_inputs", "token_ids", "word_embedding_inputs", "temporal_affine_inputs",
-    "temporal_softmax_loss_inputs",
+    "temporal_softmax_loss_inputs", "distillation_loss_inputs",
 ]
 
 
@@ -140,6 +140,18 @@ def svm_loss_inputs(draw, dtype=np.float64):
     margins[np.arange(len(y)), y] = -1.0
     assume((margins > 0).any())  # at least one active hinge, else the gradient is all 0
     return LayerCase((x, y))
+
+
+@st.composite
+def distillation_loss_inputs(draw, dtype=np.float64):
+    """Student and teacher scores (N, C) and a temperature T in [0.5, 8]. The loss is
+    smooth everywhere: no gap needed. Teacher scores are spread wider (a confident
+    teacher), the student's narrower, so the softened distributions differ."""
+    N, C = draw(dims(1, 6)), draw(dims(2, 6))
+    s = draw(generic_arrays((N, C), low=0.0, high=3.0, dtype=dtype, salt=1))
+    t = draw(generic_arrays((N, C), low=0.0, high=8.0, dtype=dtype, salt=2))
+    T = draw(st.sampled_from([0.5, 1.0, 2.0, 4.0, 8.0]))
+    return LayerCase((s, t, T))
 
 
 # --- profiles -------------------------------------------------------------------------

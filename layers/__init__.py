@@ -19,7 +19,7 @@ from .conv_sandwich import (conv_bn_relu_backward, conv_bn_relu_forward,
 from .core import (affine_backward, affine_forward, dropout_backward, dropout_forward,
                    relu_backward, relu_forward)
 from .gru import gru_backward, gru_forward, gru_step_backward, gru_step_forward
-from .losses import softmax_loss, svm_loss
+from .losses import distillation_loss, softmax_loss, svm_loss
 from .norm import (batchnorm_backward, batchnorm_backward_alt, batchnorm_forward,
                    layernorm_backward, layernorm_forward)
 from .pool import (global_avg_pool_backward, global_avg_pool_forward, max_pool_backward,
@@ -41,6 +41,7 @@ __all__ = [
     "relu_forward", "relu_backward",
     "dropout_forward", "dropout_backward",
     "softmax_loss", "svm_loss",
+    "distillation_loss",
     # convolution and pooling ("set_threads": opt-in batch split over Python threads)
     "set_threads", "get_threads",
     "conv_output_shape", "im2col", "col2im",
