@@ -5,6 +5,8 @@ from .captioning import CaptioningRNN
 from .char_lm import CharMLPLM, CharRNNLM
 from .conv import ResidualConvNet, ThreeLayerConvNet
 from .fc import FullyConnectedNet, TwoLayerNet
+from .transformer import TransformerLM
 
 __all__: list[str] = ["Model", "TwoLayerNet", "FullyConnectedNet", "ThreeLayerConvNet",
-                      "ResidualConvNet", "CaptioningRNN", "CharMLPLM", "CharRNNLM"]
+                      "ResidualConvNet", "CaptioningRNN", "CharMLPLM", "CharRNNLM",
+                      "TransformerLM"]
