@@ -4,9 +4,11 @@ from .base import Model
 from .captioning import CaptioningRNN
 from .char_lm import CharMLPLM, CharRNNLM
 from .conv import ResidualConvNet, ThreeLayerConvNet
+from .distill import DistilledNet
 from .fc import FullyConnectedNet, TwoLayerNet
+from .seq2seq import Seq2SeqTransformer
 from .transformer import TransformerLM
 
 __all__: list[str] = ["Model", "TwoLayerNet", "FullyConnectedNet", "ThreeLayerConvNet",
                       "ResidualConvNet", "CaptioningRNN", "CharMLPLM", "CharRNNLM",
-                      "TransformerLM"]
+                      "TransformerLM", "Seq2SeqTransformer", "DistilledNet"]
