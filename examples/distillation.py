@@ -58,6 +58,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--student-hidden", type=int, default=128)
     ap.add_argument("--epochs", type=int, default=40, help="student epochs")
+    ap.add_argument("--teacher-epochs", type=int, default=10)
     ap.add_argument("--T", type=float, default=8.0, help="distillation temperature")
     ap.add_argument("--alpha", type=float, default=0.1, help="weight of the label loss")
     ap.add_argument("--seeds", type=int, default=4, help="student seeds to average over")
@@ -70,8 +71,8 @@ def main(argv=None):
     teacher = ThreeLayerConvNet(input_dim=data["X_train"].shape[1:], num_filters=32,
                                 filter_size=3, hidden_dim=256, num_classes=10,
                                 weight_scale=0.05, reg=1e-4, seed=args.seed)
-    teacher_acc = train(teacher, jittered(data), args.seed, num_epochs=10, batch_size=32,
-                        optim_config={"learning_rate": 5e-3}, lr_decay=0.8)
+    teacher_acc = train(teacher, jittered(data), args.seed, num_epochs=args.teacher_epochs,
+                        batch_size=32, optim_config={"learning_rate": 5e-3}, lr_decay=0.8)
 
     accs = {"alone": [], "distilled": []}
     for s in range(100, 100 + args.seeds):
@@ -89,6 +90,7 @@ def main(argv=None):
         print(f"student {name:<10} ({n_student} params): test accuracy {a.mean():.3f} "
               f"(mean of {len(a)} seeds: {' '.join(f'{x:.3f}' for x in a)})")
     print(f"T = {args.T}, alpha = {args.alpha}; {time.perf_counter() - t0:.0f} s")
+    return teacher_acc, accs
 
 
 if __name__ == "__main__":

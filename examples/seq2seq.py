@@ -60,6 +60,7 @@ def main(argv=None):
     print("  sampled at temperature 1:", ", ".join(detok(s, tgt, sep) for s in sampled))
     print(f"exact match on {len(pred)} held-out sequences ({args.task}): {acc:.3f} "
           f"({time.perf_counter() - t0:.0f} s)")
+    return acc
 
 
 if __name__ == "__main__":

@@ -146,8 +146,8 @@ class Seq2SeqTransformer(Model):
         if Vt <= EOS:
             raise ValueError(f"Seq2SeqTransformer: tgt_vocab_size must be > {EOS} (PAD, BOS "
                              f"and EOS are ids 0, 1, 2); got {Vt}")
-        self.max_src_len = _positive_int("max_src_len", max_src_len)
-        self.max_tgt_len = _positive_int("max_tgt_len", max_tgt_len)
+        S_max = self.max_src_len = _positive_int("max_src_len", max_src_len)
+        T_max = self.max_tgt_len = _positive_int("max_tgt_len", max_tgt_len)
         E = self.embed_dim = _positive_int("embed_dim", embed_dim)
         self.num_heads = _positive_int("num_heads", num_heads)
         if E % self.num_heads:
@@ -159,30 +159,32 @@ class Seq2SeqTransformer(Model):
         self.src_vocab_size, self.tgt_vocab_size = Vs, Vt
         rng, xp, dt = default_rng(seed), get_backend(), self.dtype
 
-        def init(name, shape, layers=1):
-            if name.rsplit(".", 1)[-1].startswith("W"):
-                ends_branch = name.endswith((".Wo", ".W_ff2"))
-                std = 0.02 / math.sqrt(2 * layers) if ends_branch else 0.02
-                return random_normal(rng, shape, dt, xp, scale=std)
-            fill = xp.ones if name.endswith("gamma") else xp.zeros
-            return fill(shape, dtype=dt)
-
+        # GPT-2's init; a residual stream with B branches scales their last projections
+        # (Wo, W_ff2) by 1/sqrt(B): 2 per encoder block, 3 per decoder block
         shapes = {"W_ff1": (E, F), "b_ff1": (F,), "W_ff2": (F, E)}
-        p = {"W_src": init("W_src", (Vs, E)), "W_pos_src": init("W_pos", (self.max_src_len, E))}
-        for l in range(1, self.num_enc_layers + 1):
-            for k in BLOCK_KEYS:
-                p[f"enc{l}.{k}"] = init(f"enc.{k}", shapes.get(k, (E, E) if k[0] == "W" else (E,)),
-                                        self.num_enc_layers)
-        p["lne_gamma"], p["lne_beta"] = init("gamma", (E,)), init("beta", (E,))
-        p["W_tgt"] = init("W_tgt", (Vt, E))
-        p["W_pos_tgt"] = init("W_pos", (self.max_tgt_len, E))
-        for l in range(1, self.num_dec_layers + 1):
-            keys = [*BLOCK_KEYS, *("cross." + k for k in CROSS_KEYS)]
+        branches = {"enc": 2 * self.num_enc_layers, "dec": 3 * self.num_dec_layers}
+
+        def init(name, shape=(E,)):
+            base = name.rsplit(".", 1)[-1]
+            if not base.startswith("W"):
+                return (xp.ones if base.endswith("gamma") else xp.zeros)(shape, dtype=dt)
+            std = 0.02 / math.sqrt(branches[name[:3]]) if base in ("Wo", "W_ff2") else 0.02
+            return random_normal(rng, shape, dt, xp, scale=std)
+
+        def block(prefix, keys):
             for k in keys:
                 base = k.rsplit(".", 1)[-1]
-                shape = shapes.get(base, (E, E) if base[0] == "W" else (E,))
-                p[f"dec{l}.{k}"] = init(f"dec.{k}", shape, 3 * self.num_dec_layers / 2)
-        p["lnf_gamma"], p["lnf_beta"] = init("gamma", (E,)), init("beta", (E,))
+                p[f"{prefix}.{k}"] = init(f"{prefix}.{k}", shapes.get(
+                    base, (E, E) if base.startswith("W") else (E,)))
+
+        p = {"W_src": init("W_src", (Vs, E)), "W_pos_src": init("W_pos_src", (S_max, E))}
+        for layer in range(1, self.num_enc_layers + 1):
+            block(f"enc{layer}", BLOCK_KEYS)
+        p["lne_gamma"], p["lne_beta"] = init("lne_gamma"), init("lne_beta")
+        p["W_tgt"], p["W_pos_tgt"] = init("W_tgt", (Vt, E)), init("W_pos_tgt", (T_max, E))
+        for layer in range(1, self.num_dec_layers + 1):
+            block(f"dec{layer}", (*BLOCK_KEYS, *("cross." + k for k in CROSS_KEYS)))
+        p["lnf_gamma"], p["lnf_beta"] = init("lnf_gamma"), init("lnf_beta")
         p["W_out"], p["b_out"] = init("W_out", (E, Vt)), init("b_out", (Vt,))
         self.params = p
 
@@ -208,8 +210,8 @@ class Seq2SeqTransformer(Model):
         emb, c_tok = word_embedding_forward(X, p["W_src"])
         h, c_pos = positional_embedding_forward(emb, p["W_pos_src"])
         blocks = []
-        for l in range(1, self.num_enc_layers + 1):
-            h, c = transformer_block_forward(h, {k: p[f"enc{l}.{k}"] for k in BLOCK_KEYS},
+        for layer in range(1, self.num_enc_layers + 1):
+            h, c = transformer_block_forward(h, {k: p[f"enc{layer}.{k}"] for k in BLOCK_KEYS},
                                              self.num_heads, keys)
             blocks.append(c)
         memory, c_ln = _layernorm3(h, p["lne_gamma"], p["lne_beta"])
@@ -219,9 +221,9 @@ class Seq2SeqTransformer(Model):
         """Adds the encoder's param gradients into ``grads``."""
         c_tok, c_pos, blocks, c_ln = cache
         dh, grads["lne_gamma"], grads["lne_beta"] = _layernorm3_backward(dmemory, c_ln)
-        for l in range(self.num_enc_layers, 0, -1):
-            dh, dbp = transformer_block_backward(dh, blocks[l - 1])
-            grads.update({f"enc{l}.{k}": g for k, g in dbp.items()})
+        for layer in range(self.num_enc_layers, 0, -1):
+            dh, dbp = transformer_block_backward(dh, blocks[layer - 1])
+            grads.update({f"enc{layer}.{k}": g for k, g in dbp.items()})
         demb, grads["W_pos_src"] = positional_embedding_backward(dh, c_pos)
         grads["W_src"] = word_embedding_backward(demb, c_tok)
 
@@ -234,8 +236,8 @@ class Seq2SeqTransformer(Model):
         h, c_pos = positional_embedding_forward(emb, p["W_pos_tgt"])
         causal = causal_mask(T, xp)
         blocks = []
-        for l in range(1, self.num_dec_layers + 1):
-            bp = {k[len(f"dec{l}."):]: a for k, a in p.items() if k.startswith(f"dec{l}.")}
+        for layer in range(1, self.num_dec_layers + 1):
+            bp = {k[len(f"dec{layer}."):]: a for k, a in p.items() if k.startswith(f"dec{layer}.")}
             h, c = decoder_block_forward(h, memory, bp, self.num_heads, causal, keys)
             blocks.append(c)
         hf, c_lnf = _layernorm3(h, p["lnf_gamma"], p["lnf_beta"])
@@ -248,10 +250,10 @@ class Seq2SeqTransformer(Model):
         dhf, grads["W_out"], grads["b_out"] = temporal_affine_backward(dscores, c_out)
         dh, grads["lnf_gamma"], grads["lnf_beta"] = _layernorm3_backward(dhf, c_lnf)
         dmemory = None
-        for l in range(self.num_dec_layers, 0, -1):
-            dh, dm, dbp = decoder_block_backward(dh, blocks[l - 1])
+        for layer in range(self.num_dec_layers, 0, -1):
+            dh, dm, dbp = decoder_block_backward(dh, blocks[layer - 1])
             dmemory = dm if dmemory is None else dmemory + dm
-            grads.update({f"dec{l}.{k}": g for k, g in dbp.items()})
+            grads.update({f"dec{layer}.{k}": g for k, g in dbp.items()})
         demb, grads["W_pos_tgt"] = positional_embedding_backward(dh, c_pos)
         grads["W_tgt"] = word_embedding_backward(demb, c_tok)
         return dmemory
