@@ -93,6 +93,9 @@ def test_param_names_shapes_and_l2():
     weights = sorted(k for k in p if m.is_weight(k))
     assert "dec1.cross.Wq" in weights and "dec1.cross.bq" not in weights
     X, y = np.array([[3, 4, 0]]), np.array([[3, EOS]])
+    loss, grads = m.loss(X, y)  # float32 throughout: no float64 on the way
+    assert loss.dtype == np.float32 and m.loss(X).dtype == np.float32
+    assert all(g.dtype == np.float32 for g in grads.values())
     m.reg = 0.3
     with_l2 = float(m.loss(X, y)[0])
     m.reg = 0.0
