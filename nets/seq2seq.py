@@ -134,7 +134,8 @@ class Seq2SeqTransformer(Model):
     ``[BOS, y_1 ... y_{T-1}]`` (teacher forcing). Returns the cross-entropy summed over the
     non-PAD target positions and divided by N (``temporal_softmax_loss``), and the grads.
     ``loss(X)`` returns the scores (N, max_tgt_len, V_t) of greedy decoding, so
-    ``argmax(scores) == decode(X)`` (and the Solver's accuracy is per target token).
+    ``argmax(scores) == decode(X)`` and the Solver's accuracy is that of greedy decoding
+    per target position (PAD after EOS included).
     """
 
     def __init__(self, src_vocab_size, tgt_vocab_size, max_src_len=16, max_tgt_len=16,
@@ -269,6 +270,7 @@ class Seq2SeqTransformer(Model):
 
         Returns:
         - y None: scores (N, max_tgt_len, V_t), step t's scores given the greedy ids before
+          (after a row's EOS, scores whose argmax is PAD, as decode's ids)
         - else (loss, grads): the cross-entropy summed over non-PAD targets / N, plus
           0.5 * reg * sum W^2 over the weight matrices; grads keyed like params
         """
@@ -313,6 +315,9 @@ class Seq2SeqTransformer(Model):
                 host = np.asarray(to_numpy(s), dtype=np.float64)
                 nxt = xp.asarray(np.array([_pick(r, temperature, top_k, rng) for r in host]))
             nxt = xp.where(done, PAD, nxt)  # after EOS: padding
+            if bool(done.any()):  # and scores that say so: argmax(scores) == ids throughout
+                s = s.copy()
+                s[done, PAD] = s[done].max(axis=1) + 1
             done = done | (nxt == EOS)
             steps.append(s)
             ids = xp.concatenate([ids, nxt[:, None].astype(np.int64)], axis=1)
