@@ -23,7 +23,7 @@ from .core import (affine_backward, affine_forward, dropout_backward, dropout_fo
                    relu_backward, relu_forward)
 from .graph import graph_conv_backward, graph_conv_forward, normalize_adjacency
 from .gru import gru_backward, gru_forward, gru_step_backward, gru_step_forward
-from .losses import l1_loss, l2_loss, softmax_loss, svm_loss
+from .losses import distillation_loss, l1_loss, l2_loss, softmax_loss, svm_loss
 from .norm import (batchnorm_backward, batchnorm_backward_alt, batchnorm_forward,
                    layernorm_backward, layernorm_forward)
 from .pool import (global_avg_pool_backward, global_avg_pool_forward, max_pool_backward,
@@ -37,6 +37,9 @@ from .sandwich import (affine_bn_relu_backward, affine_bn_relu_forward,
                        affine_relu_backward, affine_relu_forward)
 from .spatial_norm import (spatial_batchnorm_backward, spatial_batchnorm_forward,
                            spatial_groupnorm_backward, spatial_groupnorm_forward)
+from .transformer import (BLOCK_KEYS, causal_mask, gelu_backward, gelu_forward,
+                          positional_embedding_backward, positional_embedding_forward,
+                          transformer_block_backward, transformer_block_forward)
 from .temporal import (temporal_affine_backward, temporal_affine_forward,
                        temporal_softmax_loss, word_embedding_backward,
                        word_embedding_forward)
@@ -46,6 +49,7 @@ __all__ = [
     "relu_forward", "relu_backward",
     "dropout_forward", "dropout_backward",
     "softmax_loss", "svm_loss", "l1_loss", "l2_loss",
+    "distillation_loss",
     # convolution and pooling ("set_threads": opt-in batch split over Python threads)
     "set_threads", "get_threads",
     "conv_output_shape", "im2col", "col2im",
@@ -80,6 +84,9 @@ __all__ = [
     "temporal_affine_forward", "temporal_affine_backward",
     "temporal_softmax_loss",
     "normalize_adjacency", "graph_conv_forward", "graph_conv_backward",
+    "gelu_forward", "gelu_backward", "causal_mask",
+    "positional_embedding_forward", "positional_embedding_backward",
+    "transformer_block_forward", "transformer_block_backward",
     # tables other packages read: the recurrent cells, the multi-head attention params
-    "RECURRENT_CELLS", "RecurrentCell", "MHA_KEYS",
+    "RECURRENT_CELLS", "RecurrentCell", "MHA_KEYS", "BLOCK_KEYS",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import _validate as v
 from ._threads import batch_parts, run_parts
-from .backend import get_xp
+from .backend import get_xp, logsumexp
 
 
 def _check_scores_labels(fn, x, y):
@@ -140,3 +140,50 @@ def l2_loss(x, y):
     loss = (diff * diff).sum() / n
     diff *= 2 / n  # our own temporary: it becomes dx
     return loss, diff
+
+
+# --- distillation -------------------------------------------------------------------
+
+
+def distillation_loss(student_scores, teacher_scores, T=4.0):
+    """Knowledge-distillation loss (Hinton et al. 2015) and its gradient on the student.
+
+    loss = T^2 * (1/N) sum_i KL(p_i || q_i),   p = softmax(teacher/T), q = softmax(student/T)
+
+    The T^2 keeps the gradient's size independent of T (d/ds carries a 1/T from the
+    softening), so the term mixes with a hard-label loss at any temperature. The teacher
+    is a constant: only the student gets a gradient, dx = (T / N) * (q - p).
+
+    Inputs:
+    - student_scores: (N, C) scores of the net being trained
+    - teacher_scores: (N, C) scores of the teacher, same dtype
+    - T: temperature, a positive number (T = 1: plain softmax)
+
+    Returns a tuple of:
+    - loss: scalar (0-d array of the scores' dtype)
+    - dx: (N, C) gradient of the loss with respect to student_scores
+    """
+    fn = "distillation_loss"
+    v.array(fn, "student_scores", student_scores, ndim=2, what="(N, C) scores")
+    v.nonempty(fn, "student_scores", student_scores, "the loss is a mean over the batch")
+    teacher_scores = v.float_param(fn, "teacher_scores", teacher_scores, student_scores,
+                                   ndim=2, what="(N, C) scores")
+    v.shape(fn, "teacher_scores", teacher_scores, tuple(student_scores.shape),
+            "(the shape of student_scores, (N, C))")
+    v.same_dtype(fn, student_scores=student_scores, teacher_scores=teacher_scores)
+    if isinstance(T, bool) or not isinstance(T, (int, float)) or not 0 < T < float("inf"):
+        raise ValueError(f"{fn}: T must be a positive finite number (the temperature); "
+                         f"got {T!r}")
+    xp = get_xp(student_scores, teacher_scores)
+    dt = student_scores.dtype.type
+    N = student_scores.shape[0]
+    inv_T = dt(1.0 / T)
+    zs, zt = student_scores * inv_T, teacher_scores * inv_T  # (N, C) softened scores
+    log_q = zs - logsumexp(zs, axis=1, keepdims=True)  # (N, C) log-probs, never -inf
+    log_p = zt - logsumexp(zt, axis=1, keepdims=True)
+    p = xp.exp(log_p)  # p = 0 where it underflows: 0 * finite log adds nothing
+    loss = (p * (log_p - log_q)).sum() * dt(T * T / N)
+    dx = xp.exp(log_q)
+    dx -= p  # q - p, on our own temporary
+    dx *= dt(T / N)
+    return loss, dx

@@ -4,8 +4,12 @@ from .base import Model
 from .captioning import CaptioningRNN
 from .char_lm import CharMLPLM, CharRNNLM
 from .conv import ResidualConvNet, ThreeLayerConvNet
+from .distill import DistilledNet
 from .fc import FullyConnectedNet, TwoLayerNet
 from .gcn import GCN
+from .seq2seq import Seq2SeqTransformer
+from .transformer import TransformerLM
 
 __all__: list[str] = ["Model", "TwoLayerNet", "FullyConnectedNet", "ThreeLayerConvNet",
-                      "ResidualConvNet", "CaptioningRNN", "CharMLPLM", "CharRNNLM", "GCN"]
+                      "ResidualConvNet", "CaptioningRNN", "CharMLPLM", "CharRNNLM", "GCN",
+                      "TransformerLM", "Seq2SeqTransformer", "DistilledNet"]
