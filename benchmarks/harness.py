@@ -212,6 +212,7 @@ def run(family: str, rounds: int = 5, dtype: str = "float32", threads: int = 2,
         if only and wl.name not in only:
             continue
         sides = [s for s in wl.sides if _available(s)]
+        missing = [s for s in wl.sides if s not in sides]  # e.g. torch not installed
         per_side: dict[str, dict[str, list[float]]] = {s: {} for s in sides}
         busy_seen = []
         for r in range(rounds):
@@ -227,7 +228,8 @@ def run(family: str, rounds: int = 5, dtype: str = "float32", threads: int = 2,
             row = {"workload": wl.name, "shape": wl.shape, "op": op, "dtype": dtype,
                    "threads": threads, "rounds": rounds, "peak_gflops": peak,
                    "blas": kernel, "loadavg_after": os.getloadavg()[0], "clock": clock,
-                   "max_busy_before": max(busy_seen) if busy_seen else 0.0, "times_ms": {}}
+                   "max_busy_before": max(busy_seen) if busy_seen else 0.0, "times_ms": {},
+                   "missing": missing}
             for s in sides:
                 if op in per_side[s]:
                     row["times_ms"][s] = 1e3 * min(per_side[s][op])
@@ -250,10 +252,15 @@ def format_table(results: list[dict]) -> str:
     lines += [head, "|---|---|---|---|---|---|"]
     for r in results:
         times = ", ".join(f"{s} {t:.3g}" for s, t in r["times_ms"].items())
-        ratio = ", ".join(f"{s} {v:.2f}x" for s, v in r.get("ratio", {}).items()) or "-"
+        ratio = ", ".join(f"{s} {v:.2f}x" for s, v in r.get("ratio", {}).items()) or (
+            f"- ({', '.join(r['missing'])} not installed)" if r.get("missing") else "-")
         gf = ", ".join(f"{s} {g:.0f} ({100 * g / r['peak_gflops']:.0f}%)"
                        for s, g in r.get("gflops", {}).items()) or "-"
         lines.append(f"| {r['workload']} | {r['shape']} | {r['op']} | {times} | {ratio} | {gf} |")
+    missing = sorted({s for r in results for s in r.get("missing", [])})
+    if missing:
+        lines.append(f"\nnot installed, so not timed: {', '.join(missing)} (the torch side "
+                     "needs pip install -e '.[bench]')")
     if results:
         r0 = results[0]
         lines.append(f"\n{r0['dtype']} matmul peak measured in this run: "

@@ -16,8 +16,9 @@ from matplotlib.figure import Figure
 
 from layers.backend import get_xp, to_numpy, to_xp
 
-__all__ = ["plot_loss", "plot_accuracy", "plot_filters", "plot_search", "filter_grid",
-           "decision_grid", "draw_decision_boundary", "plot_decision_boundary"]
+__all__ = ["plot_loss", "plot_lm_loss", "plot_accuracy", "plot_filters", "plot_search",
+           "plot_compare", "filter_grid", "decision_grid", "draw_decision_boundary",
+           "plot_decision_boundary"]
 
 
 def _figure(width=6.4, height=4.0):
@@ -34,21 +35,30 @@ def _smooth(values: np.ndarray, window: int) -> np.ndarray:
     return (c[idx] - c[lo]) / (idx - lo)
 
 
-def plot_loss(history: dict, path: str, title: str = "training loss") -> None:
+def _window(history: dict) -> int:
+    return max(1, min(50, history.get("iterations_per_epoch", 10)))
+
+
+def _loss_curve(ax, epoch, loss, window, label="minibatch loss", color="tab:blue"):
+    """The loss per step (faint) and its running mean over ``window`` steps."""
+    if len(loss):
+        ax.plot(epoch, loss, color=color, alpha=0.3, lw=0.8, label=label)
+        ax.plot(epoch, _smooth(loss, window), color=color, lw=2,
+                label=f"running mean ({window} steps)")
+        if np.all(loss > 0) and loss.max() / loss.min() > 30:
+            ax.set_yscale("log")
+
+
+def plot_loss(history: dict, path: str, title: str = "training loss",
+              ylabel: str = "loss") -> None:
     """Loss per step (faint) and its running mean, against epochs; learning rate on the right."""
     loss = np.asarray(history["loss"], float)
     epoch = np.asarray(history["epoch"], float)
     fig = _figure()
     ax = fig.add_subplot()
-    if len(loss):
-        ax.plot(epoch, loss, color="tab:blue", alpha=0.3, lw=0.8, label="minibatch loss")
-        window = max(1, min(50, history.get("iterations_per_epoch", 10)))
-        ax.plot(epoch, _smooth(loss, window), color="tab:blue", lw=2,
-                label=f"running mean ({window} steps)")
-        if np.all(loss > 0) and loss.max() / loss.min() > 30:
-            ax.set_yscale("log")
+    _loss_curve(ax, epoch, loss, _window(history))
     ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
     lr = np.asarray(history.get("lr", []), float)
@@ -61,7 +71,30 @@ def plot_loss(history: dict, path: str, title: str = "training loss") -> None:
     fig.savefig(path)
 
 
-def plot_accuracy(history: dict, path: str, title: str = "accuracy") -> None:
+def plot_lm_loss(history: dict, path: str, title: str = "language model loss") -> None:
+    """A language model's loss in bits per character: the training loss per step (and its
+    running mean) and the validation loss after each epoch (``val_bpc``, ``val_bpc_epoch``).
+
+    The nets report the mean cross-entropy per character in nats; / ln 2 gives bits.
+    """
+    bits = np.asarray(history["loss"], float) / math.log(2)
+    fig = _figure()
+    ax = fig.add_subplot()
+    _loss_curve(ax, np.asarray(history["epoch"], float), bits, _window(history),
+                label="training, per minibatch")
+    if history.get("val_bpc"):
+        ax.plot(history["val_bpc_epoch"], history["val_bpc"], "s-", color="tab:orange",
+                ms=5, label=f"validation (last {history['val_bpc'][-1]:.3f})")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("bits per character (cross-entropy / ln 2)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right", fontsize=8)
+    fig.savefig(path)
+
+
+def plot_accuracy(history: dict, path: str, title: str = "accuracy",
+                  ylabel: str = "accuracy") -> None:
     """Train and validation accuracy at each check, against epochs."""
     x = np.asarray(history["acc_epoch"], float)
     fig = _figure()
@@ -72,7 +105,7 @@ def plot_accuracy(history: dict, path: str, title: str = "accuracy") -> None:
     if best is not None:
         ax.axhline(best, color="tab:orange", ls=":", lw=1, label=f"best val {best:.3f}")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("accuracy")
+    ax.set_ylabel(ylabel)
     ax.set_ylim(0, 1.02)
     ax.set_title(title)
     ax.grid(alpha=0.3)
@@ -140,6 +173,36 @@ def plot_search(results: list[dict], path: str, title: str = "random search") ->
     ax.set_title(f"{title}: {len(results)} trials (marker size: hidden size)")
     ax.legend(loc="best", fontsize=8)
     fig.colorbar(sc, ax=ax, label="validation accuracy")
+    fig.savefig(path)
+
+
+def plot_compare(runs: list[tuple[str, dict]], path: str) -> None:
+    """Several runs' curves in one figure: training loss (running mean) and validation
+    accuracy, or bits/char for language models, against epochs.
+
+    ``runs``: (label, history) pairs, histories as written by ``layerkit-train``.
+    """
+    fig = _figure(11, 4.2)
+    ax_loss, ax_val = fig.subplots(1, 2)
+    lm = any(h.get("val_bpc") for _, h in runs)
+    for i, (label, h) in enumerate(runs):
+        color = f"C{i % 10}"
+        loss = np.asarray(h["loss"], float) / (math.log(2) if lm else 1.0)
+        if len(loss):
+            ax_loss.plot(h["epoch"], _smooth(loss, _window(h)), color=color, lw=1.5,
+                         label=label)
+        if lm and h.get("val_bpc"):
+            ax_val.plot(h["val_bpc_epoch"], h["val_bpc"], "s-", ms=3, color=color, label=label)
+        elif not lm:
+            ax_val.plot(h["acc_epoch"], h["val_acc"], "o-", ms=3, color=color, label=label)
+    ax_loss.set_ylabel("training loss, bits/char (running mean)" if lm else
+                       "training loss (running mean)")
+    ax_val.set_ylabel("validation bits per character" if lm else "validation accuracy")
+    for ax, what in ((ax_loss, "training loss"), (ax_val, "validation")):
+        ax.set_xlabel("epoch")
+        ax.set_title(f"{what}, {len(runs)} runs")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
     fig.savefig(path)
 
 

@@ -137,6 +137,11 @@ class Solver:
             raise ValueError("Solver: schedule='cosine' with a custom rule needs "
                              "optim_config['learning_rate']")
         self.base_lr = None if base is None else float(base)
+        # Hooks for an application (not saved in checkpoints): each ``fn(solver, grads)``
+        # runs after every step, once the epoch's accuracies and checkpoint are done;
+        # ``grads`` are the step's gradients before clipping.
+        self.callbacks = []
+        self._stop_requested = False
         self._reset()
 
     # --- bookkeeping -------------------------------------------------------------------
@@ -169,6 +174,15 @@ class Solver:
             X = X.astype(floats[0])
         return X
 
+    def request_stop(self):
+        """Make ``train()`` return after the step in progress (e.g. from a SIGINT handler).
+
+        ``checkpoint_state()`` then holds that step's state, mid-epoch included (the
+        epoch's minibatch order is in ``state.epoch_order``), and ``Solver.resume``
+        carries on from it exactly.
+        """
+        self._stop_requested = True
+
     def _say(self, line: str):
         if self.verbose:
             tqdm.write(line)
@@ -199,7 +213,9 @@ class Solver:
             checkpoint=self.last_checkpoint)
 
     def _step(self, idx):
-        """One update from the minibatch ``idx``; nothing changes if anything is non-finite."""
+        """One update from the minibatch ``idx``; nothing changes if anything is non-finite.
+
+        Returns the gradients (before clipping)."""
         xp = self._xp()
         X, y = self._batch(self.X_train[idx]), to_xp(self.y_train[idx], xp)
         loss, grads = self.model.loss(X, y)
@@ -212,6 +228,7 @@ class Solver:
         bad = _first_nonfinite(grads)
         if bad is not None:
             raise self._diverged(f"the gradient of parameter {bad!r} is not finite", bad)
+        raw = grads
         if self.grad_clip is not None:
             norm = math.sqrt(sum(float((g * g).sum()) for g in grads.values()))
             self.grad_norm_history.append(norm)
@@ -236,6 +253,7 @@ class Solver:
         first = next(iter(new_configs.values()), {})
         self.lr_history.append(float(first.get("learning_rate", float("nan"))))
         self.iteration += 1
+        return raw
 
     # --- the loop ----------------------------------------------------------------------
 
@@ -315,8 +333,9 @@ class Solver:
             while self.iteration < stop:
                 j = self.iteration % ipe
                 if j == 0:  # a new epoch: a fresh order of the training set
-                    self._order = self.rng.permutation(N)
-                self._step(self._order[j * self.batch_size:(j + 1) * self.batch_size])
+                    self.state.epoch_order = self.rng.permutation(N)
+                order = self.state.epoch_order
+                grads = self._step(order[j * self.batch_size:(j + 1) * self.batch_size])
                 t = self.iteration
                 bar.update(1)
                 bar.set_postfix(loss=f"{self.loss_history[-1]:.4f}", refresh=False)
@@ -325,11 +344,17 @@ class Solver:
                 epoch_end = t % ipe == 0
                 if epoch_end:
                     self.epoch += 1
+                    self.state.epoch_order = None  # a finished epoch's order is not state
                 if t == 1 or epoch_end:
                     self._check_and_record()
                 if epoch_end:
                     self._save_checkpoint()
+                for fn in self.callbacks:
+                    fn(self, grads)
+                if self._stop_requested:
+                    break
         finally:
+            self._stop_requested = False
             bar.close()
         if self.restore_best and self.best_params and self.iteration >= total:
             self.model.params.update({k: v.copy() for k, v in self.best_params.items()})
@@ -403,7 +428,10 @@ class Solver:
         solver = cls(model, data, **{**settings, **kwargs, "update_rule": rule})
         xp = solver._xp()
         state = RunState.from_tree(ck, model.params, xp, path)
-        if state.iteration != state.epoch * solver.iterations_per_epoch:
+        ipe = solver.iterations_per_epoch
+        mid_epoch = (state.epoch_order is not None and state.iteration // ipe == state.epoch
+                     and len(state.epoch_order) == solver.X_train.shape[0])
+        if not mid_epoch and state.iteration != state.epoch * ipe:
             raise ValueError(
                 f"{path}: epoch {state.epoch} ended at step {state.iteration}, but with "
                 f"{solver.X_train.shape[0]} training examples and batch_size "
