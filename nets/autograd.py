@@ -307,18 +307,20 @@ def _slot(node: _Node, index: int, g) -> list:
 def _topological(root: _Node) -> list[_Node]:
     """Nodes reachable from root, each before the nodes that made its inputs (so a node's
     gradients are complete when it is processed: the diamond case)."""
-    order, seen = [], {id(root)}
+    order, visited = [], set()
     stack = [(root, False)]
     while stack:  # iterative post-order DFS: deep graphs (long sequences) need no recursion
         node, done = stack.pop()
         if done:
             order.append(node)
             continue
+        if id(node) in visited:  # marked on visit, not on push: else post-order breaks
+            continue
+        visited.add(id(node))
         stack.append((node, True))
         for t in node.inputs:
             parent = t._node if isinstance(t, Tensor) else None
-            if parent is not None and id(parent) not in seen:
-                seen.add(id(parent))
+            if parent is not None and id(parent) not in visited:
                 stack.append((parent, False))
     return order[::-1]
 
