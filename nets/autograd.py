@@ -287,7 +287,13 @@ class Tensor:
 
 
 def _as_array(a):
-    return a.data if isinstance(a, Tensor) else (a if is_array(a) else np.asarray(a))
+    """The array of a Tensor; arrays and Python numbers as they are (a Python float stays
+    "weak" so float32 * 2.0 is float32); anything else through np.asarray."""
+    if isinstance(a, Tensor):
+        return a.data
+    if is_array(a) or isinstance(a, (int, float)):
+        return a
+    return np.asarray(a)
 
 
 def _accumulate(t: Tensor, g) -> None:
