@@ -343,25 +343,22 @@ def check_net(model, X, y, *, seed: int = 0, fast: bool = False, params=None,
     The model contract (CS231n): ``model.loss(X, y)`` returns ``(loss, grads)`` with grads
     keyed like ``model.params``, and reads the arrays in ``model.params`` at every call
     (the checker perturbs them in place). Params that are not float64 are replaced by
-    float64 copies for the check (and ``model.dtype`` set to float64 if the model has
-    one), then restored. ``params`` limits the check to some keys; ``num_checks`` samples
-    that many elements of each param, so small biases are never drowned by big weights.
+    float64 copies for the check, then restored; a net computes in its params' dtype
+    (``nets.Model``), so that makes the whole check float64. ``params`` limits the check
+    to some keys; ``num_checks`` samples that many elements of each param, so small
+    biases are never drowned by big weights.
     """
     opts = Options(fast=fast, **options)
     target = type(model).__name__ + ".loss"
     rng = np.random.default_rng(seed)
     report = GradcheckReport(target, seed, "fast" if fast else "full")
     originals = dict(model.params)
-    had_dtype = hasattr(model, "dtype")
-    old_dtype = getattr(model, "dtype", None)
     low = sorted({str(p.dtype) for p in originals.values()
                   if _is_float_array(p) and p.dtype != np.float64})
     try:
         for k, p in originals.items():
             if _is_float_array(p):
                 model.params[k] = p.astype(get_xp(p).float64)
-        if had_dtype:
-            model.dtype = np.float64
         if _is_float_array(X):
             X = X.astype(get_xp(X).float64)
         if low:
@@ -390,6 +387,4 @@ def check_net(model, X, y, *, seed: int = 0, fast: bool = False, params=None,
             _check_one(report, k, model.params[k], grads[k], obj, opts, rng)
     finally:
         model.params.update(originals)
-        if had_dtype:
-            model.dtype = old_dtype
     return _conclude(report)

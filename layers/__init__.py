@@ -6,9 +6,10 @@ Every function runs on the array module of its inputs (numpy or cupy); see
 
 from . import backend  # noqa: F401  (layers.backend is public)
 from ._threads import get_threads, set_threads
-from .attention import (attention_backward, attention_forward,
+from .attention import (MHA_KEYS, attention_backward, attention_forward,
                         multihead_attention_backward, multihead_attention_forward,
                         positional_encoding)
+from .cells import RECURRENT_CELLS, RecurrentCell
 from .conv import (col2im, conv_backward, conv_backward_fast, conv_backward_naive,
                    conv_forward, conv_forward_fast, conv_forward_naive, conv_output_shape,
                    im2col)
@@ -69,4 +70,6 @@ __all__ = [
     "word_embedding_forward", "word_embedding_backward",
     "temporal_affine_forward", "temporal_affine_backward",
     "temporal_softmax_loss",
+    # tables other packages read: the recurrent cells, the multi-head attention params
+    "RECURRENT_CELLS", "RecurrentCell", "MHA_KEYS",
 ]

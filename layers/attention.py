@@ -103,7 +103,7 @@ def _unbroadcast(g, shape):
     return g.sum(axis=axes, keepdims=True) if axes else g
 
 
-_MHA_KEYS = ("Wq", "bq", "Wk", "bk", "Wv", "bv", "Wo", "bo")
+MHA_KEYS = ("Wq", "bq", "Wk", "bk", "Wv", "bv", "Wo", "bo")
 
 
 def _project(x, W, b):
@@ -146,14 +146,14 @@ def multihead_attention_forward(query, key, value, params, num_heads, mask=None)
     val.array(fn, "query", query, ndim=3, what="(N, S, E)")
     val.array(fn, "key", key, ndim=3, what="(N, T, E)")
     val.array(fn, "value", value, ndim=3, what="(N, T, E)")
-    val.keys(fn, "params", params, _MHA_KEYS)
+    val.keys(fn, "params", params, MHA_KEYS)
     N, S, E = query.shape
     val.shape(fn, "key", key, (N, None, E), "(N, T, E)")
     val.shape(fn, "value", value, key.shape, "(N, T, E), the shape of key")
     if not isinstance(num_heads, int) or num_heads < 1 or E % num_heads:
         raise ValueError(f"{fn}: num_heads must be a positive int dividing E = {E}; "
                          f"got {num_heads!r}")
-    for name in _MHA_KEYS:
+    for name in MHA_KEYS:
         val.shape(fn, f"params[{name!r}]", params[name], (E, E) if name[0] == "W" else (E,))
     val.same_dtype(fn, query=query, key=key, value=value, Wq=params["Wq"])
     q = _split_heads(_project(query, params["Wq"], params["bq"]), num_heads)

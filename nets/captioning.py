@@ -6,22 +6,17 @@ import math
 
 import numpy as np
 
-from layers import (affine_backward, affine_forward, lstm_backward, lstm_forward,
-                    lstm_step_forward, rnn_backward, rnn_forward, rnn_step_forward,
-                    temporal_affine_backward, temporal_affine_forward, temporal_softmax_loss,
-                    word_embedding_backward, word_embedding_forward)
+from layers import (RECURRENT_CELLS, affine_backward, affine_forward, lstm_step_forward,
+                    rnn_step_forward, temporal_affine_backward, temporal_affine_forward,
+                    temporal_softmax_loss, word_embedding_backward, word_embedding_forward)
 from layers import _validate as v
 from layers.backend import default_rng, get_backend, get_xp, random_normal
 
 from .base import Model
 
-__all__ = ["CaptioningRNN", "RECURRENT_CELLS"]
+__all__ = ["CaptioningRNN"]
 
-# cell name -> (sequence forward, sequence backward, gate blocks k)
-RECURRENT_CELLS = {
-    "rnn": (rnn_forward, rnn_backward, 1),
-    "lstm": (lstm_forward, lstm_backward, 4),
-}
+_CAPTION_CELLS = ("rnn", "lstm")  # CS231n's two; the table is layers.RECURRENT_CELLS
 
 
 class CaptioningRNN(Model):
@@ -51,7 +46,7 @@ class CaptioningRNN(Model):
         - seed: for the initial weights (numpy Generator); the same seed, the same weights
         """
         super().__init__(dtype)
-        v.choice("CaptioningRNN", "cell_type", cell_type, tuple(RECURRENT_CELLS))
+        v.choice("CaptioningRNN", "cell_type", cell_type, _CAPTION_CELLS)
         v.keys("CaptioningRNN", "word_to_idx", word_to_idx, ("<NULL>",))
         V = len(word_to_idx)  # as CS231n: the vocabulary is the dict's size
         self.cell_type = cell_type
@@ -60,7 +55,7 @@ class CaptioningRNN(Model):
         self._null = int(word_to_idx["<NULL>"])
         self._start = word_to_idx.get("<START>")
         self._end = word_to_idx.get("<END>")
-        k = RECURRENT_CELLS[cell_type][2]
+        k = RECURRENT_CELLS[cell_type].gates
         rng = default_rng(seed)
         xp = get_backend()
         D, W, H = input_dim, wordvec_dim, hidden_dim
@@ -104,20 +99,20 @@ class CaptioningRNN(Model):
         if captions.shape[1] < 2:
             raise ValueError(f"{fn}: captions must have shape (N, T + 1) with T >= 1; "
                              f"got {tuple(captions.shape)}")
-        forward, backward, _ = RECURRENT_CELLS[self.cell_type]
-        feats = feats.astype(self.dtype, copy=False)
+        cell = RECURRENT_CELLS[self.cell_type]
+        feats = self._input(feats)
         cap_in, cap_out = captions[:, :-1], captions[:, 1:]
         mask = cap_out != self._null  # (N, T)
 
         h0, c_proj = affine_forward(feats, p["W_proj"], p["b_proj"])  # (N, H)
         x, c_embed = word_embedding_forward(cap_in, p["W_embed"])  # (N, T, W)
-        h, c_cell = forward(x, h0, p["Wx"], p["Wh"], p["b"])  # (N, T, H)
+        h, c_cell = cell.forward(x, h0, p["Wx"], p["Wh"], p["b"])  # (N, T, H)
         scores, c_vocab = temporal_affine_forward(h, p["W_vocab"], p["b_vocab"])  # (N, T, V)
         loss, dscores = temporal_softmax_loss(scores, cap_out, mask)
 
         grads = {}
         dh, grads["W_vocab"], grads["b_vocab"] = temporal_affine_backward(dscores, c_vocab)
-        dx, dh0, grads["Wx"], grads["Wh"], grads["b"] = backward(dh, c_cell)
+        dx, dh0, grads["Wx"], grads["Wh"], grads["b"] = cell.backward(dh, c_cell)
         grads["W_embed"] = word_embedding_backward(dx, c_embed)
         _, grads["W_proj"], grads["b_proj"] = affine_backward(dh0, c_proj)
         return loss, grads
@@ -143,7 +138,7 @@ class CaptioningRNN(Model):
         v.shape(fn, "features", feats, (None, p["W_proj"].shape[0]), "(N, D), D = input_dim")
         xp = get_xp(feats, p["W_proj"])
         N = feats.shape[0]
-        feats = feats.astype(self.dtype, copy=False)
+        feats = self._input(feats)
         h, _ = affine_forward(feats, p["W_proj"], p["b_proj"])
         c = xp.zeros_like(h)
         words = xp.full(N, int(self._start), dtype=xp.int64)

@@ -18,9 +18,7 @@ import math
 
 import numpy as np
 
-from layers import (affine_backward, affine_forward, gru_backward, gru_forward,
-                    gru_step_forward, lstm_backward, lstm_forward, lstm_step_forward,
-                    rnn_backward, rnn_forward, rnn_step_forward, softmax_loss,
+from layers import (RECURRENT_CELLS, affine_backward, affine_forward, softmax_loss,
                     temporal_affine_backward, temporal_affine_forward, temporal_softmax_loss,
                     word_embedding_backward, word_embedding_forward)
 from layers import _validate as v
@@ -32,18 +30,9 @@ __all__ = ["CharMLPLM", "CharRNNLM", "PAD_CHAR"]
 
 PAD_CHAR = "\n"  # fills a context shorter than the MLP's window (text restarts after it)
 
-# cell -> (sequence forward, sequence backward, step forward, gate blocks k)
-_CELLS = {
-    "rnn": (rnn_forward, rnn_backward, rnn_step_forward, 1),
-    "lstm": (lstm_forward, lstm_backward, lstm_step_forward, 4),
-    "gru": (gru_forward, gru_backward, gru_step_forward, 3),
-}
-
 
 class _CharModel(Model):
-    """Vocabulary handling, L2 and sampling shared by the two language models."""
-
-    reg: float
+    """Vocabulary handling and sampling shared by the two language models."""
 
     def _set_vocab(self, chars, name: str):
         chars = list(chars)
@@ -65,16 +54,6 @@ class _CharModel(Model):
                 raise ValueError(f"{type(self).__name__}: character {ch!r} at position {k} of "
                                  f"the prefix is not in the vocabulary")
         return [self.stoi[ch] for ch in text]
-
-    def _l2(self, loss, grads):
-        """Add 0.5 * reg * sum W^2 over the weight matrices (names starting with 'W')."""
-        reg = self.reg
-        if reg:
-            for k, W in self.params.items():
-                if k.startswith("W"):
-                    loss = loss + 0.5 * reg * (W * W).sum()
-                    grads[k] = grads[k] + reg * W
-        return loss, grads
 
     @staticmethod
     def _pick(scores, temperature: float, rng: np.random.Generator) -> int:
@@ -148,7 +127,7 @@ class CharMLPLM(_CharModel):
         da = dhid * (1 - hid * hid)  # tanh'
         demb, grads["W1"], grads["b1"] = affine_backward(da, c1)
         grads["W_embed"] = word_embedding_backward(demb, c_emb)
-        return self._l2(loss, grads)
+        return self.regularize(loss, grads), grads
 
     def sample(self, prefix="", n=200, temperature=1.0, seed=None) -> str:
         """The prefix followed by n characters, each drawn from the model given the last
@@ -181,9 +160,9 @@ class CharRNNLM(_CharModel):
                  dtype=np.float32, seed=None):
         super().__init__(dtype)
         self._set_vocab(chars, "CharRNNLM")
-        v.choice("CharRNNLM", "cell_type", cell_type, tuple(_CELLS))
+        v.choice("CharRNNLM", "cell_type", cell_type, tuple(RECURRENT_CELLS))
         self.cell_type, self.reg, dtype = cell_type, reg, self.dtype
-        V, W, H, k = self.vocab_size, wordvec_dim, hidden_dim, _CELLS[cell_type][3]
+        V, W, H, k = self.vocab_size, wordvec_dim, hidden_dim, RECURRENT_CELLS[cell_type].gates
         rng, xp = default_rng(seed), get_backend()
         b = np.zeros(k * H)
         if cell_type == "lstm":
@@ -211,12 +190,12 @@ class CharRNNLM(_CharModel):
         p = self.params
         v.integer_array(fn, "X", X, high=self.vocab_size, high_name="V", what="(N, T) ids")
         v.shape(fn, "X", X, (None, None), "(N, T) token ids")
-        forward, backward, _, _ = _CELLS[self.cell_type]
+        cell = RECURRENT_CELLS[self.cell_type]
         xp = get_xp(X, p["Wx"])
         N, T = X.shape
         emb, c_emb = word_embedding_forward(X, p["W_embed"])  # (N, T, W)
         h0 = xp.zeros((N, p["Wh"].shape[0]), dtype=self.dtype)
-        h, c_cell = forward(emb, h0, p["Wx"], p["Wh"], p["b"])  # (N, T, H)
+        h, c_cell = cell.forward(emb, h0, p["Wx"], p["Wh"], p["b"])  # (N, T, H)
         scores, c_vocab = temporal_affine_forward(h, p["W_vocab"], p["b_vocab"])
         if y is None:
             return scores
@@ -228,9 +207,9 @@ class CharRNNLM(_CharModel):
         dscores *= 1.0 / T
         grads = {}
         dh, grads["W_vocab"], grads["b_vocab"] = temporal_affine_backward(dscores, c_vocab)
-        demb, _, grads["Wx"], grads["Wh"], grads["b"] = backward(dh, c_cell)
+        demb, _, grads["Wx"], grads["Wh"], grads["b"] = cell.backward(dh, c_cell)
         grads["W_embed"] = word_embedding_backward(demb, c_emb)
-        return self._l2(loss, grads)
+        return self.regularize(loss, grads), grads
 
     def sample(self, prefix="", n=200, temperature=1.0, seed=None) -> str:
         """The prefix followed by n characters. The state starts at zero and reads PAD_CHAR
@@ -239,7 +218,7 @@ class CharRNNLM(_CharModel):
         ids = self._check_sample_args(prefix, n, temperature)
         rng = default_rng(seed)
         p = self.params
-        step = _CELLS[self.cell_type][2]
+        step = RECURRENT_CELLS[self.cell_type].step_forward
         xp = get_xp(p["Wx"])
         h = xp.zeros((1, p["Wh"].shape[0]), dtype=self.dtype)
         c = xp.zeros_like(h)

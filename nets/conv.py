@@ -27,17 +27,6 @@ from .base import Model
 __all__ = ["ThreeLayerConvNet", "ResidualConvNet"]
 
 
-def _l2(params, keys, reg: float, grads=None):
-    """0.5 * reg * sum of squares of params[k] for k in keys; adds reg * W to grads."""
-    total = 0.0
-    for k in keys:
-        w = params[k]
-        total = total + 0.5 * reg * (w * w).sum()
-        if grads is not None:
-            grads[k] = grads[k] + reg * w
-    return total
-
-
 def _labels_or_scores(fn: str, X, input_dim):
     if not backend.is_array(X) or X.ndim != 4 or tuple(X.shape[1:]) != tuple(input_dim):
         got = tuple(X.shape) if backend.is_array(X) else type(X).__name__
@@ -87,9 +76,8 @@ class ThreeLayerConvNet(Model):
     def _forward(self, X):
         """Scores (N, num_classes) and the caches, computed in self.dtype."""
         _labels_or_scores(type(self).__name__ + ".loss", X, self.input_dim)
-        dtype = self.dtype
-        p = {k: w.astype(dtype, copy=False) for k, w in self.params.items()}  # no copy
-        X = X.astype(dtype, copy=False)
+        p = self.params
+        X = self._input(X)
         a1, c1 = conv_relu_pool_forward(X, p["W1"], p["b1"], self.conv_param, self.pool_param)
         h, c2 = affine_forward(a1, p["W2"], p["b2"])
         a2, c3 = relu_forward(h)
@@ -123,7 +111,7 @@ class ThreeLayerConvNet(Model):
             return scores
         loss, dscores = softmax_loss(scores, y)
         _, grads = self._backward(dscores, caches)
-        loss = loss + _l2(p, ("W1", "W2", "W3"), float(self.reg), grads)
+        loss = self.regularize(loss, grads)
         return loss, grads
 
     def input_gradient(self, X, dscores):
@@ -226,10 +214,9 @@ class ResidualConvNet(Model):
         - else (loss, grads): loss a 0-d array, grads keyed like self.params
         """
         _labels_or_scores("ResidualConvNet.loss", X, self.input_dim)
-        dtype = self.dtype
         mode = "test" if y is None else "train"
-        p = {k: w.astype(dtype, copy=False) for k, w in self.params.items()}
-        X = X.astype(dtype, copy=False)
+        p = self.params
+        X = self._input(X)
         L = self.num_convs
         a, stem_cache = self._conv_bn(X, 1, p, mode, relu=True)  # (N, F, H, W)
         block_caches = []
@@ -254,5 +241,5 @@ class ResidualConvNet(Model):
             dh = self._conv_bn_back(dsum, c2, i + 1, grads, relu=False)
             da = self._conv_bn_back(dh, c1, i, grads, relu=True) + dsum
         self._conv_bn_back(da, stem_cache, 1, grads, relu=True)
-        loss = loss + _l2(p, [f"W{i}" for i in range(1, L + 2)], float(self.reg), grads)
+        loss = self.regularize(loss, grads)
         return loss, grads

@@ -30,17 +30,6 @@ def _positive_int(cls: str, name: str, value) -> int:
     return int(value)
 
 
-def _add_l2(loss, grads: dict, params: dict, reg: float, weight_keys):
-    """loss + 0.5 * reg * sum(W ** 2) over the weights; grads[W] += reg * W."""
-    if reg == 0.0:
-        return loss
-    for k in weight_keys:
-        W = params[k]
-        loss = loss + 0.5 * reg * (W * W).sum()
-        grads[k] = grads[k] + reg * W  # a new array: the backward's dw is not ours to edit
-    return loss
-
-
 class TwoLayerNet(Model):
     """affine - relu - affine - softmax, with L2 regularisation on the two weights.
 
@@ -76,7 +65,7 @@ class TwoLayerNet(Model):
           and grads, a dict keyed like params
         """
         p = self.params
-        X = self._input(X, p["W1"])
+        X = self._input(X)
         h, cache1 = affine_relu_forward(X, p["W1"], p["b1"])  # (N, H)
         scores, cache2 = affine_forward(h, p["W2"], p["b2"])  # (N, C)
         if y is None:
@@ -85,7 +74,7 @@ class TwoLayerNet(Model):
         grads = {}
         dh, grads["W2"], grads["b2"] = affine_backward(dscores, cache2)
         _, grads["W1"], grads["b1"] = affine_relu_backward(dh, cache1)
-        loss = _add_l2(loss, grads, p, float(self.reg), ("W1", "W2"))
+        loss = self.regularize(loss, grads)
         return loss, grads
 
 
@@ -180,7 +169,7 @@ class FullyConnectedNet(Model):
         p = self.params
         L = self.num_layers
         mode = "test" if y is None else "train"
-        h = self._input(X, p["W1"])
+        h = self._input(X)
         caches = []
         for i in range(1, L):
             W, b = p[f"W{i}"], p[f"b{i}"]
@@ -217,5 +206,5 @@ class FullyConnectedNet(Model):
             grads[f"W{i}"], grads[f"b{i}"] = dW, db
             if self.normalization is not None:
                 grads[f"gamma{i}"], grads[f"beta{i}"] = dgamma, dbeta
-        loss = _add_l2(loss, grads, p, float(self.reg), [f"W{i}" for i in range(1, L + 1)])
+        loss = self.regularize(loss, grads)
         return loss, grads

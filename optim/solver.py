@@ -31,7 +31,8 @@ from layers.backend import default_rng, get_xp, is_array, to_numpy, to_xp
 
 from . import rules as _rules
 from .checkpoint import load_checkpoint, save_checkpoint
-from .schedules import SCHEDULES, cosine
+from .schedules import SCHEDULES, cosine, step_decay
+from .state import RunState, params_like
 
 __all__ = ["Solver", "TrainingDivergedError"]
 
@@ -70,6 +71,13 @@ def _first_nonfinite(named: dict) -> str | None:
     return None
 
 
+def _state_field(name: str) -> property:
+    """A Solver attribute that reads and writes ``solver.state.<name>``."""
+    return property(lambda self: getattr(self.state, name),
+                    lambda self, value: setattr(self.state, name, value),
+                    doc=f"The run's {name} (a field of ``Solver.state``).")
+
+
 class Solver:
     """Train ``model`` on ``data`` (keys X_train, y_train, X_val, y_val) with SGD-family rules.
 
@@ -81,6 +89,20 @@ class Solver:
     best_params into the model when training ends, as CS231n does), keep_checkpoints=None
     (keep only the newest k checkpoint files this Solver wrote; None keeps all).
     """
+
+    # CS231n's attributes are the fields of self.state (one object to save and restore)
+    epoch = _state_field("epoch")
+    iteration = _state_field("iteration")
+    best_val_acc = _state_field("best_val_acc")
+    best_params = _state_field("best_params")
+    optim_configs = _state_field("optim_configs")
+    rng = _state_field("rng")
+    loss_history = _state_field("loss_history")
+    lr_history = _state_field("lr_history")
+    train_acc_history = _state_field("train_acc_history")
+    val_acc_history = _state_field("val_acc_history")
+    acc_iterations = _state_field("acc_iterations")
+    grad_norm_history = _state_field("grad_norm_history")
 
     def __init__(self, model, data, **kwargs):
         unknown = sorted(set(kwargs) - set(_SETTINGS))
@@ -136,16 +158,9 @@ class Solver:
 
     def _reset(self):
         """Set up the state of a fresh run (epoch 0, empty histories, new RNG)."""
-        self.epoch = 0
-        self.iteration = 0  # optimisation steps taken
-        self.best_val_acc = 0
-        self.best_params = {}
-        self.loss_history, self.lr_history = [], []
-        self.train_acc_history, self.val_acc_history = [], []
-        self.acc_iterations = []  # the step after which each accuracy was measured
-        self.grad_norm_history = []  # filled when grad_clip is set
-        self.optim_configs = {p: dict(self.optim_config) for p in self.model.params}
-        self.rng = default_rng(self.seed)
+        self.state = RunState(rng=default_rng(self.seed),
+                              optim_configs={p: dict(self.optim_config)
+                                             for p in self.model.params})
         self.last_checkpoint = None
         self._written = []  # checkpoint files this Solver wrote, oldest first
 
@@ -172,6 +187,17 @@ class Solver:
     def _say(self, line: str):
         if self.verbose:
             tqdm.write(line)
+
+    def _scheduled_rate(self) -> float | None:
+        """The learning rate of the coming step from ``optim.schedules`` (a pure function
+        of the step count, so a resumed run continues exactly), or None to leave each
+        config's own rate alone (step schedule without decay, or a rule with no rate)."""
+        if self.schedule == "cosine":
+            return cosine(self.base_lr, self.iteration, max(self.num_iterations, 1),
+                          self.lr_min)
+        if self.lr_decay != 1.0 and self.base_lr is not None:
+            return step_decay(self.base_lr, self.epoch, self.lr_decay)
+        return None
 
     # --- one step ----------------------------------------------------------------------
 
@@ -208,8 +234,8 @@ class Solver:
                 scale = float(self.grad_clip) / norm  # a Python float keeps float32 float32
                 grads = {k: g * scale for k, g in grads.items()}
         configs = self.optim_configs
-        if self.schedule == "cosine":
-            lr = cosine(self.base_lr, self.iteration, max(self.num_iterations, 1), self.lr_min)
+        lr = self._scheduled_rate()
+        if lr is not None:
             configs = {p: {**c, "learning_rate": lr} for p, c in configs.items()}
         new_params, new_configs = {}, {}
         for p, w in self.model.params.items():
@@ -296,11 +322,6 @@ class Solver:
                 epoch_end = t % ipe == 0
                 if epoch_end:
                     self.epoch += 1
-                    if self.lr_decay != 1.0:
-                        self.optim_configs = {
-                            p: {**c, "learning_rate": c["learning_rate"] * self.lr_decay}
-                            if "learning_rate" in c else c
-                            for p, c in self.optim_configs.items()}
                 if t == 1 or epoch_end:
                     self._check_and_record()
                 if epoch_end:
@@ -335,20 +356,8 @@ class Solver:
         seed = self.seed
         settings["seed"] = int(seed) if isinstance(seed, (int, np.integer)) else None
         # (a Generator passed as seed lives on in "rng")
-        return {
-            "params": dict(self.model.params), "best_params": self.best_params,
-            "optim": self.optim_configs, "model_state": self._model_state(),
-            "history": {
-                "loss": np.asarray(self.loss_history, np.float64),
-                "lr": np.asarray(self.lr_history, np.float64),
-                "train_acc": np.asarray(self.train_acc_history, np.float64),
-                "val_acc": np.asarray(self.val_acc_history, np.float64),
-                "acc_iteration": np.asarray(self.acc_iterations, np.int64),
-                "grad_norm": np.asarray(self.grad_norm_history, np.float64)},
-            "epoch": self.epoch, "iteration": self.iteration,
-            "best_val_acc": float(self.best_val_acc),
-            "rng": self.rng.bit_generator.state, "settings": settings,
-        }
+        return {"params": dict(self.model.params), "model_state": self._model_state(),
+                "settings": settings, **self.state.to_tree()}
 
     def _save_checkpoint(self):
         if self.checkpoint_name is None:
@@ -376,8 +385,6 @@ class Solver:
         run, so ``num_epochs=4`` on an epoch-2 checkpoint trains 2 more epochs. A custom
         (callable) update rule must be passed again as ``update_rule``.
         """
-        from ._restore import restore
-
         ck = load_checkpoint(path)
         settings = dict(ck["settings"])
         saved_rule = settings.pop("update_rule")
@@ -391,5 +398,22 @@ class Solver:
             raise ValueError(f"{path}: the checkpoint was made with update_rule="
                              f"{saved_rule!r}; got update_rule={rule!r}")
         solver = cls(model, data, **{**settings, **kwargs, "update_rule": rule})
-        restore(solver, ck, path)
+        xp = solver._xp()
+        state = RunState.from_tree(ck, model.params, xp, path)
+        if state.iteration != state.epoch * solver.iterations_per_epoch:
+            raise ValueError(
+                f"{path}: epoch {state.epoch} ended at step {state.iteration}, but with "
+                f"{solver.X_train.shape[0]} training examples and batch_size "
+                f"{solver.batch_size} an epoch is {solver.iterations_per_epoch} steps: "
+                "resume with the same data and batch size")
+        saved = ck["model_state"].get("state_dicts", [])
+        live = solver._state_dicts()
+        if len(saved) != len(live):
+            raise ValueError(f"{path}: {len(saved)} model state dicts (batchnorm) saved, the "
+                             f"model has {len(live)}")
+        model.params.update(params_like(model.params, ck["params"], xp, "params", path))
+        for d, s in zip(live, saved, strict=True):
+            d.update({k: to_xp(v, xp) if is_array(v) else v for k, v in s.items()})
+        solver.state = state
+        solver.last_checkpoint = str(path)
         return solver

@@ -8,6 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 
+from nets import FullyConnectedNet
 from optim import Solver, load_checkpoint, save_checkpoint
 from optim.checkpoint import write_npz_atomic
 from tests.tiny_models import TinyMLP, blobs
@@ -188,14 +189,10 @@ def test_keep_checkpoints_keeps_the_newest(tmp_path):
 
 
 def test_resume_equals_uninterrupted_with_batchnorm_and_dropout(tmp_path):
-    nets = pytest.importorskip("nets")
-    if not hasattr(nets, "FullyConnectedNet"):
-        pytest.skip("nets.FullyConnectedNet is not in this build yet (branch fc)")
-
     def make():
-        return nets.FullyConnectedNet([12, 10], input_dim=5, num_classes=3,
-                                      normalization="batchnorm", dropout_keep_ratio=0.8,
-                                      weight_scale=0.3, dtype=np.float64, seed=5)
+        return FullyConnectedNet([12, 10], input_dim=5, num_classes=3,
+                                 normalization="batchnorm", dropout_keep_ratio=0.8,
+                                 weight_scale=0.3, dtype=np.float64, seed=5)
 
     data = blobs(n=160, seed=9)
     kw = dict(update_rule="adam", optim_config={"learning_rate": 5e-3}, lr_decay=0.9,

@@ -9,14 +9,6 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _has_fc():
-    try:
-        import nets
-    except ImportError:
-        return False
-    return hasattr(nets, "FullyConnectedNet")
-
-
 def _run(script, cwd):
     env = {**os.environ, "PYTHONPATH": ROOT, "MPLBACKEND": "Agg"}
     r = subprocess.run([sys.executable, os.path.join(ROOT, "examples", script)], cwd=cwd,
@@ -31,7 +23,6 @@ def test_custom_net_gradcheck_example(tmp_path):
     assert float(out.split("best val accuracy")[1].split()[0]) > 0.9
 
 
-@pytest.mark.skipif(not _has_fc(), reason="nets.FullyConnectedNet is not in this build yet (fc)")
 @pytest.mark.parametrize("script", ["train_fc.py", "overfit_small.py"])
 def test_fc_examples(tmp_path, script):
     out = _run(script, tmp_path)

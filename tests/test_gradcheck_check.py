@@ -183,7 +183,7 @@ class TinyNet:
 
     def loss(self, X, y=None):
         p = self.params
-        h, c1 = affine_forward(X.astype(self.dtype), p["W1"], p["b1"])
+        h, c1 = affine_forward(X.astype(p["W1"].dtype), p["W1"], p["b1"])  # params' dtype
         a, c2 = relu_forward(h)
         s, c3 = affine_forward(a, p["W2"], p["b2"])
         if y is None:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from layerkit.data import get_data
+from nets import FullyConnectedNet
 from optim import Solver, TrainingDivergedError, history_dict, save_history
 from tests.tiny_models import SoftmaxRegression, TinyMLP, blobs
 
@@ -59,14 +60,11 @@ def test_overfits_50_digits_with_a_small_mlp():
 
 
 def test_overfits_50_digits_with_the_fully_connected_net():
-    nets = pytest.importorskip("nets")
-    if not hasattr(nets, "FullyConnectedNet"):
-        pytest.skip("nets.FullyConnectedNet is not in this build yet (branch fc)")
     data = get_data("digits")
     small = {"X_train": data["X_train"][:50], "y_train": data["y_train"][:50],
              "X_val": data["X_val"], "y_val": data["y_val"]}
-    model = nets.FullyConnectedNet([100, 100], input_dim=64, num_classes=10,
-                                   weight_scale=0.1, seed=0)
+    model = FullyConnectedNet([100, 100], input_dim=64, num_classes=10,
+                              weight_scale=0.1, seed=0)
     solver = Solver(model, small, update_rule="adam", optim_config={"learning_rate": 5e-3},
                     num_epochs=40, batch_size=25, seed=0, verbose=False)
     solver.train()
