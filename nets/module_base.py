@@ -247,12 +247,13 @@ class ModuleNet(Model):
       new arrays and check_net's in-place perturbations take effect.
     - loss(X, y=None): scores in eval mode with no graph; with labels, train mode, the
       module's output passed to ``loss_fn(out, y)`` (a Tensor loss; default
-      ``cross_entropy``), one backward, and ``(loss, grads)`` keyed like params.
+      ``cross_entropy``), one backward, and ``(loss, grads)`` keyed like params, plus
+      the kit's L2 term ``0.5 * reg * sum(W ** 2)`` over the params with 2+ axes.
     """
 
-    def __init__(self, module: Module, loss_fn=None):
+    def __init__(self, module: Module, loss_fn=None, reg: float = 0.0):
         first = next(module.parameters(), None)
-        super().__init__(first.dtype if first is not None else np.float32)
+        super().__init__(first.dtype if first is not None else np.float32, reg=reg)
         if loss_fn is None:
             from .modules import cross_entropy
             loss_fn = cross_entropy
@@ -266,8 +267,7 @@ class ModuleNet(Model):
     def loss(self, X, y=None):
         for n, p in self._params.items():
             p.data = self.params[n]
-        like = next(iter(self.params.values()), None)
-        X = self._input(X, like) if like is not None else X
+        X = self._input(X)
         if y is None:
             self.module.eval()
             with no_grad():
@@ -279,4 +279,9 @@ class ModuleNet(Model):
         xp = get_xp(loss.data)
         grads = {n: p.grad if p.grad is not None else xp.zeros_like(p.data)
                  for n, p in self._params.items()}
-        return loss.data, grads
+        return self.regularize(loss.data, grads), grads
+
+    def is_weight(self, name: str) -> bool:
+        """Weight matrices and kernels get L2 (``reg``): the params with two or more axes
+        (Linear, Conv2d, Embedding, LSTM and attention weights; not biases or norms)."""
+        return self.params[name].ndim >= 2

@@ -184,7 +184,7 @@ def _same_loss_and_grads(net, module_net, mapping, X, y):
 @pytest.mark.parametrize("normalization", [None, "batchnorm", "layernorm"])
 def test_fully_connected_net_and_its_module_twin(normalization):
     net = FullyConnectedNet([6, 5], input_dim=8, num_classes=3, normalization=normalization,
-                            weight_scale=0.5, dtype=np.float64, seed=0)
+                            weight_scale=0.5, reg=0.3, dtype=np.float64, seed=0)
     norm = {None: [], "batchnorm": [BatchNorm1d], "layernorm": [LayerNorm]}[normalization]
     layers, mapping, dims = [], {}, [8, 6, 5, 3]
     for i in range(3):
@@ -201,13 +201,13 @@ def test_fully_connected_net_and_its_module_twin(normalization):
     for k in net.params:  # gamma/beta away from their ones/zeros start
         net.params[k] = net.params[k] + 0.1 * rng.standard_normal(net.params[k].shape)
     X, y = rng.standard_normal((7, 2, 4)), rng.integers(0, 3, 7)
-    _same_loss_and_grads(net, ModuleNet(Sequential(Flatten(), *layers)),
+    _same_loss_and_grads(net, ModuleNet(Sequential(Flatten(), *layers), reg=0.3),
                          {k: f"{int(v[0]) + 1}{v[1:]}" for k, v in mapping.items()}, X, y)
 
 
 def test_three_layer_convnet_and_its_module_twin():
     net = ThreeLayerConvNet(input_dim=(2, 6, 6), num_filters=3, filter_size=3, hidden_dim=7,
-                            num_classes=4, weight_scale=0.3, dtype=np.float64, seed=0)
+                            num_classes=4, weight_scale=0.3, reg=0.2, dtype=np.float64, seed=0)
     model = Sequential(Conv2d(2, 3, 3, padding=1, **F64), ReLU(), MaxPool2d(2), Flatten(),
                        Linear(3 * 3 * 3, 7, **F64), ReLU(), Linear(7, 4, **F64))
     rng = np.random.default_rng(2)
@@ -216,7 +216,7 @@ def test_three_layer_convnet_and_its_module_twin():
                "W3": "6.weight", "b3": "6.bias"}
     for k in ("b1", "b2", "b3"):
         net.params[k] = 0.1 * rng.standard_normal(net.params[k].shape)
-    _same_loss_and_grads(net, ModuleNet(model), mapping, X, y)
+    _same_loss_and_grads(net, ModuleNet(model, reg=0.2), mapping, X, y)
 
 
 def test_solver_trains_a_module_net_and_check_net_checks_it():
