@@ -33,6 +33,9 @@ from .sandwich import (affine_bn_relu_backward, affine_bn_relu_forward,
                        affine_relu_backward, affine_relu_forward)
 from .spatial_norm import (spatial_batchnorm_backward, spatial_batchnorm_forward,
                            spatial_groupnorm_backward, spatial_groupnorm_forward)
+from .transformer import (BLOCK_KEYS, causal_mask, gelu_backward, gelu_forward,
+                          positional_embedding_backward, positional_embedding_forward,
+                          transformer_block_backward, transformer_block_forward)
 from .temporal import (temporal_affine_backward, temporal_affine_forward,
                        temporal_softmax_loss, word_embedding_backward,
                        word_embedding_forward)
@@ -70,6 +73,9 @@ __all__ = [
     "word_embedding_forward", "word_embedding_backward",
     "temporal_affine_forward", "temporal_affine_backward",
     "temporal_softmax_loss",
+    "gelu_forward", "gelu_backward", "causal_mask",
+    "positional_embedding_forward", "positional_embedding_backward",
+    "transformer_block_forward", "transformer_block_backward",
     # tables other packages read: the recurrent cells, the multi-head attention params
-    "RECURRENT_CELLS", "RecurrentCell", "MHA_KEYS",
+    "RECURRENT_CELLS", "RecurrentCell", "MHA_KEYS", "BLOCK_KEYS",
 ]

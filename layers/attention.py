@@ -4,6 +4,8 @@
 
 Masked positions (mask False) get probability 0; a query row whose keys are all masked
 attends to nothing and outputs 0 (instead of the NaN a plain -inf softmax would give).
+Optional dropout on the attention weights (as in "Attention is all you need" and GPT-2):
+the dropped weights multiply v, and the softmax backward uses the undropped ones.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import math
 
 from . import _validate as val
 from .backend import get_backend, get_xp
+from .core import dropout_backward, dropout_forward
 
 
 def _check_mask(fn, mask, score_shape):
@@ -29,7 +32,7 @@ def _check_mask(fn, mask, score_shape):
     return mask
 
 
-def attention_forward(q, k, v, mask=None):
+def attention_forward(q, k, v, mask=None, dropout_param=None):
     """Forward pass of scaled dot-product attention.
 
     Inputs:
@@ -37,6 +40,8 @@ def attention_forward(q, k, v, mask=None):
     - k: (..., T, d) keys, leading axes broadcastable with q's
     - v: (..., T, dv) values
     - mask: optional bool array broadcastable to (..., S, T); True = attend
+    - dropout_param: optional dict of dropout_forward (p = keep probability, mode, seed),
+      applied to the attention weights (..., S, T) before they multiply v
 
     Returns a tuple of:
     - out: (..., S, dv)
@@ -65,8 +70,11 @@ def attention_forward(q, k, v, mask=None):
     probs = xp.exp(scores - top)
     sums = probs.sum(axis=-1, keepdims=True)
     probs /= xp.where(sums > 0, sums, 1)  # all-masked rows stay 0
-    out = probs @ v  # (..., S, dv)
-    return out, (q, k, v, probs, scale)
+    dropped, drop_cache = probs, None
+    if dropout_param is not None:
+        dropped, drop_cache = dropout_forward(probs, dropout_param)
+    out = dropped @ v  # (..., S, dv)
+    return out, (q, k, v, probs, scale, dropped, drop_cache)
 
 
 def attention_backward(dout, cache):
@@ -80,12 +88,14 @@ def attention_backward(dout, cache):
     - dq: (..., S, d), dk: (..., T, d), dv: (..., T, dv), each summed back over any axis
       that was broadcast in the forward
     """
-    q, k, v, probs, scale = cache
+    q, k, v, probs, scale, dropped, drop_cache = cache
     xp = get_xp(dout, probs)
     out_shape = probs.shape[:-1] + (v.shape[-1],)
     val.shape("attention_backward", "dout", dout, out_shape, "(..., S, dv)")
-    dv = xp.swapaxes(probs, -1, -2) @ dout  # (..., T, dv)
+    dv = xp.swapaxes(dropped, -1, -2) @ dout  # (..., T, dv)
     dprobs = dout @ xp.swapaxes(v, -1, -2)  # (..., S, T)
+    if drop_cache is not None:
+        dprobs = dropout_backward(dprobs, drop_cache)
     # softmax backward: ds = p * (dp - sum(dp * p))
     dscores = probs * (dprobs - (dprobs * probs).sum(axis=-1, keepdims=True))
     dscores *= scale
@@ -128,7 +138,8 @@ def _merge_heads(x):
     return x.transpose(0, 2, 1, 3).reshape(N, L, h * d)  # (N, L, E)
 
 
-def multihead_attention_forward(query, key, value, params, num_heads, mask=None):
+def multihead_attention_forward(query, key, value, params, num_heads, mask=None,
+                                dropout_param=None):
     """Forward pass of multi-head attention.
 
     Inputs:
@@ -137,6 +148,8 @@ def multihead_attention_forward(query, key, value, params, num_heads, mask=None)
       each projection applied as x @ W + b
     - num_heads: h, dividing E; head i takes features [i*E/h, (i+1)*E/h)
     - mask: optional bool array broadcastable to (N, h, S, T); True = attend
+    - dropout_param: optional dict of dropout_forward, applied to the attention weights
+      (N, h, S, T) (see attention_forward)
 
     Returns a tuple of:
     - out: (N, S, E), the heads concatenated in order, then projected by Wo, bo
@@ -159,7 +172,7 @@ def multihead_attention_forward(query, key, value, params, num_heads, mask=None)
     q = _split_heads(_project(query, params["Wq"], params["bq"]), num_heads)
     k = _split_heads(_project(key, params["Wk"], params["bk"]), num_heads)
     vv = _split_heads(_project(value, params["Wv"], params["bv"]), num_heads)
-    heads, attn_cache = attention_forward(q, k, vv, mask)  # (N, h, S, E/h)
+    heads, attn_cache = attention_forward(q, k, vv, mask, dropout_param)  # (N, h, S, E/h)
     merged = _merge_heads(heads)  # (N, S, E)
     out = _project(merged, params["Wo"], params["bo"])
     return out, (query, key, value, params, num_heads, attn_cache, merged)
