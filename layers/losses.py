@@ -66,3 +66,59 @@ def svm_loss(x, y):
     dx[rows, y] = -dx.sum(axis=1)
     dx /= x.dtype.type(N)
     return loss, dx
+
+
+# --- regression losses ------------------------------------------------------------------
+
+
+def _check_prediction_target(fn, x, y):
+    v.array(fn, "x", x, min_ndim=1, what="(N, ...) predictions")
+    v.array(fn, "y", y, what="(N, ...) targets, the shape of x")
+    get_xp(x, y)
+    v.same_dtype(fn, x=x, y=y)
+    v.shape(fn, "y", y, tuple(x.shape), "(the shape of x)")
+
+
+def l1_loss(x, y):
+    """Mean absolute error over all elements and its gradient on the predictions.
+
+    loss = mean(|x - y|); the mean runs over every element (batch and features alike),
+    so the loss of an image does not grow with its size.
+
+    Inputs:
+    - x: (N, d_1, ..., d_k) predictions
+    - y: (N, d_1, ..., d_k) targets, x's shape and dtype (not differentiated)
+
+    Returns a tuple of:
+    - loss: scalar (0-d array of x's dtype)
+    - dx: x's shape, sign(x - y) / x.size (0 where x == y: the subgradient at the kink)
+    """
+    _check_prediction_target("l1_loss", x, y)
+    xp = get_xp(x, y)
+    diff = x - y  # the shape of x
+    n = x.dtype.type(diff.size)
+    loss = xp.abs(diff).sum() / n
+    dx = xp.sign(diff)  # a new array: divided in place below
+    dx /= n
+    return loss, dx
+
+
+def l2_loss(x, y):
+    """Mean squared error over all elements (no 1/2) and its gradient on the predictions.
+
+    loss = mean((x - y) ** 2)
+
+    Inputs:
+    - x: (N, d_1, ..., d_k) predictions
+    - y: (N, d_1, ..., d_k) targets, x's shape and dtype (not differentiated)
+
+    Returns a tuple of:
+    - loss: scalar (0-d array of x's dtype)
+    - dx: x's shape, 2 (x - y) / x.size
+    """
+    _check_prediction_target("l2_loss", x, y)
+    diff = x - y  # the shape of x
+    n = x.dtype.type(diff.size)
+    loss = (diff * diff).sum() / n
+    diff *= 2 / n  # our own temporary: it becomes dx
+    return loss, diff
