@@ -74,13 +74,10 @@ __all__ = [
     "word_embedding_forward", "word_embedding_backward",
     "temporal_affine_forward", "temporal_affine_backward",
     "temporal_softmax_loss",
-<<<<<<< HEAD
     "gelu_forward", "gelu_backward", "causal_mask",
     "positional_embedding_forward", "positional_embedding_backward",
     "transformer_block_forward", "transformer_block_backward",
-=======
     "normalize_adjacency", "graph_conv_forward", "graph_conv_backward",
->>>>>>> experiments
     # tables other packages read: the recurrent cells, the multi-head attention params
     "RECURRENT_CELLS", "RecurrentCell", "MHA_KEYS", "BLOCK_KEYS",
 ]
