@@ -18,7 +18,7 @@ from layers import (graph_conv_backward, graph_conv_forward, relu_backward, relu
 from layers.backend import default_rng, get_xp, is_array, random_normal, to_xp
 
 from .base import Model
-from .fc import _add_l2, _positive_int
+from .fc import _positive_int
 
 __all__ = ["GCN"]
 
@@ -74,7 +74,7 @@ class GCN(Model):
             got = getattr(X, "shape", type(X).__name__)
             raise ValueError(f"{type(self).__name__}.loss: X must be (N, D) features of the "
                              f"N = {N} nodes of the graph; got {got}")
-        X = self._input(X, p["W1"])
+        X = self._input(X)
         adj = self.adj_norm.astype(p["W1"].dtype, copy=False)  # float64 under check_net
         a1, c1 = graph_conv_forward(X, adj, p["W1"], p["b1"])  # (N, H)
         h, c2 = relu_forward(a1)  # (N, H)
@@ -113,5 +113,5 @@ class GCN(Model):
         dh, _, grads["W2"], grads["b2"] = graph_conv_backward(dscores, c3)
         da1 = relu_backward(dh, c2)
         _, _, grads["W1"], grads["b1"] = graph_conv_backward(da1, c1)
-        loss = _add_l2(loss, grads, self.params, float(self.reg), ("W1", "W2"))
+        loss = self.regularize(loss, grads)  # W1, W2: the Model's weight rule
         return loss, grads

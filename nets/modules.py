@@ -21,14 +21,16 @@ import math
 
 import numpy as np
 
-from layers import (affine_backward, affine_forward, conv_backward_fast, conv_forward_fast,
-                    batchnorm_backward, batchnorm_forward, dropout_backward, dropout_forward,
-                    layernorm_backward, layernorm_forward, lstm_backward, lstm_forward,
+from layers import (affine_backward, affine_forward, batchnorm_backward, batchnorm_forward,
+                    conv_backward_fast, conv_forward_fast, dropout_backward, dropout_forward,
+                    gelu_backward, gelu_forward, l2_loss, layernorm_backward,
+                    layernorm_forward, lstm_backward, lstm_forward,
                     max_pool_backward_fast, max_pool_forward_fast,
                     multihead_attention_backward, multihead_attention_forward, relu_backward,
                     relu_forward, softmax_loss, spatial_batchnorm_backward,
                     spatial_batchnorm_forward, word_embedding_backward,
                     word_embedding_forward)
+from layers import l1_loss as _l1_loss
 from layers.backend import get_backend, get_xp, to_xp
 
 from .autograd import Tensor, apply, apply_loss
@@ -86,16 +88,11 @@ class ReLU(Module):
 
 
 class GELU(Module):
-    """GELU, the tanh form of GPT-2 (PyTorch's ``GELU(approximate='tanh')``):
-    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
-
-    Composed of Tensor operations until the kit's ``gelu_forward/backward`` pair lands.
-    """
+    """GELU, the tanh form of GPT-2 (``gelu_forward``; PyTorch's
+    ``GELU(approximate='tanh')``): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
 
     def forward(self, x):
-        x = x if isinstance(x, Tensor) else Tensor(x)
-        inner = (x + (x * x * x) * 0.044715) * math.sqrt(2.0 / math.pi)
-        return x * (inner.tanh() + 1.0) * 0.5
+        return apply(gelu_forward, gelu_backward, x)
 
 
 class Dropout(Module):
@@ -327,13 +324,25 @@ def cross_entropy(logits, y):
     return apply_loss(softmax_loss, logits, y)
 
 
+def _regression_loss(loss_fn, x, target):
+    """A kit loss ``(loss, dx) = loss_fn(x, y)`` of two same-shape arrays, with the
+    target differentiated too when it is a Tensor that requires a gradient (-dx: both
+    losses depend on x - y only)."""
+    if not (isinstance(target, Tensor) and target.requires_grad):
+        return apply_loss(loss_fn, x, target)
+
+    def backward(dloss, dx):
+        return dx * dloss, -(dx * dloss)
+
+    backward.__name__ = loss_fn.__name__
+    return apply(loss_fn, backward, x, target)
+
+
 def mse_loss(x, target):
-    """Mean of (x - target)^2 over all elements (composed of Tensor operations until
-    the kit's ``l2_loss`` pair lands)."""
-    d = (x if isinstance(x, Tensor) else Tensor(x)) - target
-    return (d * d).mean()
+    """Mean of (x - target)^2 over all elements (``l2_loss``); target: x's shape."""
+    return _regression_loss(l2_loss, x, target)
 
 
 def l1_loss(x, target):
-    """Mean of |x - target| over all elements (Tensor operations until ``l1_loss`` lands)."""
-    return ((x if isinstance(x, Tensor) else Tensor(x)) - target).abs().mean()
+    """Mean of |x - target| over all elements (``l1_loss``); target: x's shape."""
+    return _regression_loss(_l1_loss, x, target)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from gradcheck.numeric import eval_numerical_gradient_array, rel_error
 from gradcheck.registry import REGISTRY
-from gradcheck.strategies import generic_arrays, upstream
+from gradcheck.strategies import generic_arrays
 from layers import affine_backward, affine_forward, relu_backward, relu_forward, softmax_loss
 from layers.backend import to_numpy, to_xp
 from nets.autograd import Tensor, apply, apply_loss, is_grad_enabled, no_grad
@@ -245,10 +245,14 @@ def test_operations_never_write_into_their_arrays():
 # --- apply: every registered layer, gradients exactly the layer's own ----------------------
 
 
+def _is_float(a):
+    return getattr(a, "dtype", np.dtype(np.int8)).kind == "f"
+
+
 def _differentiable(a):
     if isinstance(a, dict):
-        return bool(a) and all(getattr(v, "dtype", np.dtype(np.int8)).kind == "f" for v in a.values())
-    return getattr(a, "dtype", np.dtype(np.int8)).kind == "f"
+        return bool(a) and all(_is_float(v) for v in a.values())
+    return _is_float(a)
 
 
 def _wrap(a):
@@ -286,7 +290,7 @@ def test_apply_on_every_registered_layer_equals_its_backward(xp, name, data):
         for o, ref in zip(outs_t, outs):
             assert np.array_equal(to_numpy(o.data), to_numpy(ref))
         # one backward per output, accumulating: the sum of the parts is the whole
-        for k, (o, d) in enumerate(zip(outs_t, douts)):
+        for o, d in zip(outs_t, douts):
             (o * d).sum().backward()
     for i, g in zip(slots, want):
         got = args[i]

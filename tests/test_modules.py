@@ -87,7 +87,9 @@ def test_losses(loss):
         p = np.exp(z) / np.exp(z).sum(-1, keepdims=True)
         want = -np.log(np.take_along_axis(p, labels[..., None], -1)).mean()
         assert abs(cross_entropy(Tensor(z), labels).item() - want) < 1e-12
-    else:
+    else:  # the target is differentiated too when it asks for it
+        tt = Tensor(target, requires_grad=True)
+        assert check_module(lambda a, b: loss(a, b), x, tt).ok
         d = x.data - target
         want = (d * d).mean() if loss is mse_loss else np.abs(d).mean()
         assert abs(loss(x, target).item() - want) < 1e-15
@@ -241,7 +243,7 @@ def test_adam_trains_a_module_net_the_pytorch_way():
     model = Sequential(Flatten(), Linear(64, 32), ReLU(), Linear(32, 10))
     opt = Adam(model.parameters(), lr=5e-3)
     X, y = data["X_train"], data["y_train"]
-    for epoch in range(3):
+    for _ in range(3):
         for i in range(0, len(y), 50):
             opt.zero_grad()
             cross_entropy(model(X[i:i + 50]), y[i:i + 50]).backward()

@@ -49,10 +49,10 @@ def copy_into_torch(ours, theirs):
                 tm.weight_hh_l0.copy_(t(ifog_to_ifgo(m.weight_hh.data.T)))
                 tm.bias_ih_l0.copy_(t(ifog_to_ifgo(m.bias.data)))
                 tm.bias_hh_l0.zero_()
-                back = ifog_to_ifgo  # swapping the last two blocks is its own inverse
-                pairs += [(m.weight_ih, lambda tm=tm: back(tm.weight_ih_l0.grad.numpy()).T),
-                          (m.weight_hh, lambda tm=tm: back(tm.weight_hh_l0.grad.numpy()).T),
-                          (m.bias, lambda tm=tm: back(tm.bias_ih_l0.grad.numpy()))]
+                # swapping the last two gate blocks is its own inverse: the same map back
+                pairs += [(m.weight_ih, lambda tm=tm: ifog_to_ifgo(tm.weight_ih_l0.grad.numpy()).T),
+                          (m.weight_hh, lambda tm=tm: ifog_to_ifgo(tm.weight_hh_l0.grad.numpy()).T),
+                          (m.bias, lambda tm=tm: ifog_to_ifgo(tm.bias_ih_l0.grad.numpy()))]
     return pairs
 
 
