@@ -251,3 +251,11 @@ def test_adam_trains_a_module_net_the_pytorch_way():
     model.eval()
     acc = (model(data["X_val"]).data.argmax(1) == data["y_val"]).mean()
     assert acc > 0.9
+
+
+def test_linear_and_layernorm_act_on_the_last_axis_of_any_rank():
+    lin, ln = Linear(4, 3, seed=0, **F64), LayerNorm(4, **F64)
+    x = generic((2, 5, 4))
+    np.testing.assert_allclose(lin(x).data, x @ lin.weight.data + lin.bias.data, rtol=1e-14)
+    z = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(ln(x).data, z, rtol=1e-12)
