@@ -21,18 +21,19 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from layerkit.data import get_data  # noqa: E402
 from nets.autograd import no_grad  # noqa: E402
-from nets.modules import (Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential,  # noqa: E402
-                          cross_entropy, manual_seed)
+from nets.modules import (BatchNorm2d, Conv2d, Dropout, Flatten, Linear,  # noqa: E402
+                          MaxPool2d, ReLU, Sequential, cross_entropy, manual_seed)
 from optim import Adam  # noqa: E402
 
 
 def convnet(C: int, H: int, W: int, classes: int = 10, width: int = 32) -> Sequential:
-    """conv3x3-relu-pool, conv3x3-relu-pool, then a 128-unit hidden layer."""
+    """[conv3x3-batchnorm-relu-pool] x 2, then a 128-unit hidden layer with dropout."""
     return Sequential(
-        Conv2d(C, width, 3, padding=1), ReLU(), MaxPool2d(2),             # (N, w, H/2, W/2)
-        Conv2d(width, 2 * width, 3, padding=1), ReLU(), MaxPool2d(2),     # (N, 2w, H/4, W/4)
+        Conv2d(C, width, 3, padding=1), BatchNorm2d(width), ReLU(), MaxPool2d(2),
+        Conv2d(width, 2 * width, 3, padding=1), BatchNorm2d(2 * width), ReLU(),
+        MaxPool2d(2),                                                    # (N, 2w, H/4, W/4)
         Flatten(),
-        Linear(2 * width * (H // 4) * (W // 4), 128), ReLU(),
+        Linear(2 * width * (H // 4) * (W // 4), 128), ReLU(), Dropout(0.3),
         Linear(128, classes))
 
 
@@ -50,7 +51,7 @@ def main(argv=None) -> int:
     p.add_argument("--data", choices=("digits", "mnist"), default="digits")
     p.add_argument("--data-dir", default=None, help="folder of the MNIST IDX files")
     p.add_argument("--epochs", type=int, default=15)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)

@@ -98,7 +98,8 @@ class GELU(Module):
 class Dropout(Module):
     """Inverted dropout: in train mode each element is zeroed with probability ``p``
     (PyTorch's meaning) and the rest scaled by 1/(1-p); the identity in eval mode.
-    Masks come from the module's Generator (``seed``: same seed, same masks)."""
+    Masks come from the module's Generator (``seed``, or one drawn from the Generator
+    ``manual_seed`` seeds: same seed, same masks)."""
 
     def __init__(self, p: float = 0.5, seed=None):
         super().__init__()
@@ -106,7 +107,10 @@ class Dropout(Module):
             raise ValueError(f"Dropout: p is the drop probability and must be in [0, 1); "
                              f"got {p!r}")
         self.p = float(p)
-        self.rng = np.random.default_rng(seed)
+        # without a seed, the mask stream is seeded from the shared Generator, so
+        # manual_seed fixes masks as it fixes weights
+        self.rng = np.random.default_rng(init_rng(None).integers(2**63) if seed is None
+                                         else seed)
 
     def forward(self, x):
         if not self.training or self.p == 0:
