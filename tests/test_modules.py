@@ -233,7 +233,7 @@ def test_solver_trains_a_module_net_and_check_net_checks_it():
     assert solver.loss_history[-1] < solver.loss_history[0] / 3
     X, y = data["X_val"][:6], data["y_val"][:6]
     with pytest.warns(Warning):  # float32 params upcast for the check
-        assert check_net(model, X, y).ok
+        assert check_net(model, X, y, num_checks=8).ok
 
 
 def test_adam_trains_a_module_net_the_pytorch_way():
@@ -259,3 +259,24 @@ def test_linear_and_layernorm_act_on_the_last_axis_of_any_rank():
     np.testing.assert_allclose(lin(x).data, x @ lin.weight.data + lin.bias.data, rtol=1e-14)
     z = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5)
     np.testing.assert_allclose(ln(x).data, z, rtol=1e-12)
+
+
+@pytest.mark.gpu
+def test_module_net_and_optimizer_on_cupy_match_numpy():
+    import cupy
+
+    manual_seed(0)
+    model = Sequential(Conv2d(1, 2, 3, padding=1, **F64), BatchNorm2d(2, **F64), ReLU(),
+                       MaxPool2d(2), Flatten(), Linear(8, 3, **F64))
+    X, y = generic((4, 1, 4, 4)), np.array([0, 1, 2, 1])
+    cross_entropy(model(X), y).backward()
+    want = {n: p.grad for n, p in model.named_parameters()}
+    model.zero_grad()
+    model.to("cupy")
+    opt = Adam(model.parameters(), lr=0.1)
+    cross_entropy(model(cupy.asarray(X)), cupy.asarray(y)).backward()
+    for n, p in model.named_parameters():
+        assert isinstance(p.grad, cupy.ndarray)
+        np.testing.assert_allclose(cupy.asnumpy(p.grad), want[n], rtol=1e-10, atol=1e-12)
+    opt.step()
+    assert all(isinstance(p.data, cupy.ndarray) for p in model.parameters())
