@@ -1,14 +1,16 @@
 """The seed experiment: does an LSTM language model beat Bengio's MLP on the same budget?
 
 Both character-level models train on the Python documentation topics that ship with
-Python (``layerkit.text``), on the same split, for the same number of updates with the
+Python (``layerkit.text``), on the same split, for the same number of epochs with the
 same number of predicted characters per update (MLP: batch * seq_len contexts; LSTM:
-batch sequences of seq_len), with the same optimizer (Adam, cosine-decayed learning rate,
-gradient-norm clipping). Validation loss is measured on the whole held-out tail of the
-text, in nats and bits per character (bpc = nats / ln 2).
+batch sequences of seq_len), through the kit's own ``Solver`` with the same settings
+(Adam, a cosine schedule, global gradient-norm clipping at 5): the defaults are those of
+``layerkit-train --net mlp-lm`` and ``--net lstm-lm``, so the final figures are the
+training command's. Validation loss is measured after every epoch on the whole held-out
+tail of the text, in nats and bits per character (bpc = nats / ln 2).
 
-    python examples/char_lm_experiment.py                 # ~1-3 min on 2 cores
-    python examples/char_lm_experiment.py --steps 3000 --hidden 256 --out out/big
+    python examples/char_lm_experiment.py                 # ~2 min on 2 cores
+    python examples/char_lm_experiment.py --epochs 10 --hidden 256 --out out/big
 
 Writes to --out: char_lm_curves.png (validation bpc of both models against characters
 seen), char_lm_results.json (curves, final figures, settings) and samples.txt.
@@ -29,77 +31,36 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 from layerkit.text import char_lm_data  # noqa: E402
+from layerkit.train import mean_nll  # noqa: E402
 from nets import CharMLPLM, CharRNNLM  # noqa: E402
+from optim import Solver  # noqa: E402
 
 LN2 = math.log(2.0)
 
 
-def clip_by_global_norm(grads: dict, max_norm: float) -> float:
-    """Scale all gradients (in place, they are ours) so their joint L2 norm is at most
-    max_norm; return the norm before clipping."""
-    norm = math.sqrt(sum(float((g * g).sum()) for g in grads.values()))
-    if max_norm and norm > max_norm:
-        for g in grads.values():
-            g *= max_norm / norm
-    return norm
-
-
-class Adam:
-    """A minimal Adam (Kingma & Ba), updating the model's params in place."""
-
-    def __init__(self, params: dict, beta1=0.9, beta2=0.999, eps=1e-8):
-        self.m = {k: np.zeros_like(p) for k, p in params.items()}
-        self.v = {k: np.zeros_like(p) for k, p in params.items()}
-        self.b1, self.b2, self.eps, self.t = beta1, beta2, eps, 0
-
-    def step(self, params: dict, grads: dict, lr: float):
-        self.t += 1
-        c1, c2 = 1 - self.b1 ** self.t, 1 - self.b2 ** self.t
-        for k, p in params.items():
-            g, m, v = grads[k], self.m[k], self.v[k]
-            m *= self.b1
-            m += (1 - self.b1) * g
-            v *= self.b2
-            v += (1 - self.b2) * (g * g)
-            p -= (lr / c1) * m / (np.sqrt(v / c2) + self.eps)
-
-
-def evaluate(model, X, y, batch_targets: int = 8192) -> float:
-    """Mean cross-entropy per character (nats) over all of (X, y)."""
-    per_row = y[0].size if y.ndim > 1 else 1
-    rows = max(1, batch_targets // per_row)
-    total = 0.0
-    for s in range(0, len(X), rows):
-        loss, _ = model.loss(np.ascontiguousarray(X[s:s + rows]), y[s:s + rows])
-        total += float(loss) * len(X[s:s + rows])
-    return total / len(X)
-
-
-def train(name, model, data, args, rng):
-    """Train one model; return its validation curve and final figures."""
-    X, y = data["X_train"], data["y_train"]
-    batch = args.batch * args.seq_len if name == "mlp" else args.batch  # same targets/update
-    opt = Adam(model.params)
-    peak = args.lr_mlp if name == "mlp" else args.lr_rnn
-    curve, recent = [], []
+def train(model, data, args, lr: float, batch: int, seed: int):
+    """Train one model with the kit's Solver (Adam, cosine schedule over the whole run,
+    global-norm clipping) exactly as the training command does, one epoch per call so
+    that the validation loss is measured after every epoch (the schedule spans the whole
+    run whatever the calls); return its validation curve."""
+    solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": lr},
+                    schedule="cosine", grad_clip=args.clip, batch_size=batch,
+                    num_epochs=args.epochs, seed=seed, verbose=False)
+    chars_per_step = batch * (data["y_train"][0].size if data["y_train"].ndim > 1 else 1)
+    curve = []
     t0 = time.perf_counter()
-    for step in range(1, args.steps + 1):
-        lr = peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / args.steps)))
-        idx = rng.integers(0, len(X), batch)
-        loss, grads = model.loss(np.ascontiguousarray(X[idx]), y[idx])
-        clip_by_global_norm(grads, args.clip)
-        opt.step(model.params, grads, lr)
-        recent.append(float(loss))
-        if step % args.eval_every == 0 or step == args.steps:
-            val = evaluate(model, data["X_val"], data["y_val"])
-            train_loss = float(np.mean(recent))
-            recent = []
-            curve.append({"step": step, "chars_seen": step * args.batch * args.seq_len,
-                          "train_bpc": train_loss / LN2, "val_nats": val, "val_bpc": val / LN2,
-                          "seconds": time.perf_counter() - t0})
-            print(f"  {name:5s} step {step:5d}  train {train_loss / LN2:.3f} bpc  "
-                  f"val {val:.4f} nats = {val / LN2:.3f} bpc  "
-                  f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    while solver.epoch < args.epochs:
+        seen = len(solver.loss_history)
+        solver.train(max_epochs=1)
+        val = mean_nll(model, data["X_val"], data["y_val"])
+        train_loss = float(np.mean(solver.loss_history[seen:]))
+        curve.append({"epoch": solver.epoch, "step": solver.iteration,
+                      "chars_seen": solver.iteration * chars_per_step,
+                      "train_bpc": train_loss / LN2, "val_nats": val, "val_bpc": val / LN2,
+                      "seconds": time.perf_counter() - t0})
+        print(f"  epoch {solver.epoch}  train {train_loss / LN2:.3f} bpc  "
+              f"val {val:.4f} nats = {val / LN2:.3f} bpc  "
+              f"({time.perf_counter() - t0:.0f} s)", flush=True)
     return curve
 
 
@@ -128,7 +89,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default="mlp,lstm",
                     help="comma-separated, from mlp, rnn, lstm, gru (default: mlp,lstm)")
-    ap.add_argument("--steps", type=int, default=1200, help="updates per model")
+    ap.add_argument("--epochs", type=int, default=6, help="passes over the training text")
     ap.add_argument("--batch", type=int, default=32, help="sequences per update (the MLP "
                     "gets batch * seq_len contexts: the same number of targets)")
     ap.add_argument("--seq-len", type=int, default=64)
@@ -139,11 +100,10 @@ def main(argv=None):
     ap.add_argument("--mlp-hidden", type=int, default=512)
     ap.add_argument("--hidden", type=int, default=192, help="recurrent state size")
     ap.add_argument("--lr-mlp", type=float, default=5e-3, help="peak Adam learning rate, MLP")
-    ap.add_argument("--lr-rnn", type=float, default=2e-2,
+    ap.add_argument("--lr-rnn", type=float, default=1e-2,
                     help="peak Adam learning rate, recurrent models")
     ap.add_argument("--reg", type=float, default=0.0, help="L2 on the weight matrices (both)")
     ap.add_argument("--clip", type=float, default=5.0, help="max global gradient norm")
-    ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--max-chars", type=int, default=None, help="use only the corpus' start")
     ap.add_argument("--prefix", default="The ")
     ap.add_argument("--sample-len", type=int, default=400)
@@ -166,7 +126,7 @@ def main(argv=None):
 def run(args, names, out):
 
     results, samples = {}, []
-    for i, name in enumerate(names):
+    for name in names:
         kind = "mlp" if name == "mlp" else "rnn"
         data, vocab = char_lm_data(kind, context=args.context, seq_len=args.seq_len,
                                    val_seq_len=args.val_seq_len, max_chars=args.max_chars)
@@ -183,7 +143,11 @@ def run(args, names, out):
               f"targets, {len(data['y_val'].reshape(-1))} validation targets, "
               f"vocabulary {len(vocab)}", flush=True)
         t0 = time.perf_counter()
-        curve = train(name, model, data, args, np.random.default_rng([args.seed, i]))
+        if name == "mlp":  # the same predicted characters per update
+            lr, batch = args.lr_mlp, args.batch * args.seq_len
+        else:
+            lr, batch = args.lr_rnn, args.batch
+        curve = train(model, data, args, lr, batch, args.seed)
         seconds = time.perf_counter() - t0
         text = model.sample(args.prefix, args.sample_len, args.temperature, seed=args.seed)
         results[name] = {"label": label, "params": n_params, "seconds": seconds,

@@ -59,7 +59,7 @@ def _two_layer(a, input_shape, num_classes):
 
     return TwoLayerNet(input_dim=math.prod(input_shape), hidden_dim=_dims(a.hidden)[0],
                        num_classes=num_classes, weight_scale=a.weight_scale, reg=a.reg,
-                       seed=a.seed)
+                       dtype="float32", seed=a.seed)  # float32 trains (CS231n's default: 64)
 
 
 def _conv(a, input_shape, num_classes):

@@ -9,10 +9,12 @@ from ._threads import get_threads, set_threads
 from .attention import (MHA_KEYS, attention_backward, attention_forward,
                         multihead_attention_backward, multihead_attention_forward,
                         positional_encoding)
+from .backend import sigmoid
 from .cells import RECURRENT_CELLS, RecurrentCell
-from .conv import (col2im, conv_backward, conv_backward_fast, conv_backward_naive,
-                   conv_forward, conv_forward_fast, conv_forward_naive, conv_output_shape,
-                   im2col)
+from .conv import (col2im, conv_backward, conv_backward_fast, conv_backward_im2col,
+                   conv_backward_naive, conv_backward_strides, conv_forward,
+                   conv_forward_fast, conv_forward_im2col, conv_forward_naive,
+                   conv_forward_strides, conv_output_shape, im2col)
 from .conv_sandwich import (conv_bn_relu_backward, conv_bn_relu_forward,
                             conv_bn_relu_pool_backward, conv_bn_relu_pool_forward,
                             conv_relu_backward, conv_relu_forward, conv_relu_pool_backward,
@@ -25,8 +27,9 @@ from .losses import l1_loss, l2_loss, softmax_loss, svm_loss
 from .norm import (batchnorm_backward, batchnorm_backward_alt, batchnorm_forward,
                    layernorm_backward, layernorm_forward)
 from .pool import (global_avg_pool_backward, global_avg_pool_forward, max_pool_backward,
-                   max_pool_backward_fast, max_pool_backward_naive, max_pool_forward,
-                   max_pool_forward_fast, max_pool_forward_naive)
+                   max_pool_backward_fast, max_pool_backward_im2col, max_pool_backward_naive,
+                   max_pool_backward_reshape, max_pool_forward, max_pool_forward_fast,
+                   max_pool_forward_im2col, max_pool_forward_naive, max_pool_forward_reshape)
 from .recurrent import (lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward,
                         rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward)
 from .sandwich import (affine_bn_relu_backward, affine_bn_relu_forward,
@@ -53,6 +56,10 @@ __all__ = [
     "conv_forward_fast", "conv_backward_fast", "conv_forward", "conv_backward",
     "max_pool_forward_naive", "max_pool_backward_naive",
     "max_pool_forward_fast", "max_pool_backward_fast", "max_pool_forward", "max_pool_backward",
+    # the names of CS231n's fast_layers, aliases of the fast layers
+    "conv_forward_im2col", "conv_backward_im2col", "conv_forward_strides",
+    "conv_backward_strides", "max_pool_forward_reshape", "max_pool_backward_reshape",
+    "max_pool_forward_im2col", "max_pool_backward_im2col",
     "global_avg_pool_forward", "global_avg_pool_backward",
     "spatial_batchnorm_forward", "spatial_batchnorm_backward",
     "spatial_groupnorm_forward", "spatial_groupnorm_backward",
@@ -68,6 +75,7 @@ __all__ = [
     "affine_relu_forward", "affine_relu_backward",
     "affine_bn_relu_forward", "affine_bn_relu_backward",
     "affine_ln_relu_forward", "affine_ln_relu_backward",
+    "sigmoid",  # CS231n's rnn_layers exports it (a stable logistic)
     "rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
     "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward",
     "gru_step_forward", "gru_step_backward", "gru_forward", "gru_backward",

@@ -42,6 +42,32 @@ def array(fn: str, name: str, a: Any, *, ndim: int | tuple[int, ...] | None = No
     return a
 
 
+def float_param(fn: str, name: str, a: Any, like: Any, *, ndim: int | tuple[int, ...] | None = None,
+                what: str | None = None):
+    """A parameter array (gamma, beta, w, b, ...) as a floating array of the data's dtype.
+
+    The integer-parameter rule of the CS231n compatibility contract: CS231n's layers take
+    integer parameters (the ConvolutionalNetworks notebook passes
+    ``gamma = np.asarray([3, 4, 5])`` to ``spatial_batchnorm_forward``), so an integer
+    ``a`` is cast (a new array; the caller's is left alone) to the floating dtype of
+    ``like``, the layer's data input (``x``), which must already be a floating array.
+    A floating ``a`` is returned as it is (a dtype that differs from ``like``'s is left
+    for ``same_dtype`` to report). Booleans, complex numbers, strings and objects stay a
+    ``TypeError`` naming ``fn`` and ``name``; ``ndim``/``what`` are checked as ``array``
+    does.
+
+    Use: ``gamma = v.float_param(fn, "gamma", gamma, x, ndim=1, what="(D,)")``.
+    """
+    array(fn, name, a, ndim=ndim, what=what, floating=False)
+    xp = get_xp(a)
+    if xp.issubdtype(a.dtype, xp.floating):
+        return a
+    if xp.issubdtype(a.dtype, xp.integer):  # bool is not an integer dtype for numpy/cupy
+        return a.astype(like.dtype)
+    raise TypeError(f"{fn}: {name} must be a floating-point (or integer) array; "
+                    f"got dtype {a.dtype}")
+
+
 def integer_array(fn: str, name: str, a: Any, *, shape: tuple | None = None,
                   high: int | None = None, high_name: str = "", what: str | None = None):
     """Check an index/label array: integer dtype, optional exact shape, values in [0, high).

@@ -37,6 +37,7 @@ __all__ = [
     "logsumexp",
     "softmax",
     "default_rng",
+    "seeded_or_global_rng",
     "random_normal",
     "random_uniform",
 ]
@@ -249,6 +250,31 @@ def default_rng(seed: int | numpy.random.Generator | None = None) -> numpy.rando
     if isinstance(seed, numpy.random.Generator):
         return seed
     return numpy.random.default_rng(seed)
+
+
+class _GlobalRandomState:
+    """numpy's global random state (what ``np.random.seed`` fixes) behind the three
+    ``Generator`` methods the kit draws with: ``standard_normal(shape)`` is the stream of
+    ``np.random.randn(*shape)``, ``random(shape)`` that of ``np.random.rand(*shape)``."""
+
+    def standard_normal(self, size=None):
+        return numpy.random.standard_normal(size)
+
+    def random(self, size=None):
+        return numpy.random.random_sample(size)
+
+    def integers(self, low, high=None, size=None):
+        return numpy.random.randint(low, high, size)
+
+
+def seeded_or_global_rng(seed: int | numpy.random.Generator | None = None):
+    """``default_rng(seed)`` for an int or a Generator; for ``None``, numpy's global
+    random state, as CS231n draws (``np.random.seed(231)`` in a notebook then fixes a
+    net's initial weights and its dropout masks). The returned object has the Generator
+    methods ``standard_normal``, ``random`` and ``integers``."""
+    if seed is None:
+        return _GlobalRandomState()
+    return default_rng(seed)
 
 
 def random_normal(rng: numpy.random.Generator, shape, dtype=numpy.float64, xp=None, scale=1.0):

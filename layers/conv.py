@@ -29,6 +29,8 @@ __all__ = [
     "conv_forward_naive", "conv_backward_naive",
     "conv_forward_fast", "conv_backward_fast",
     "conv_forward", "conv_backward",
+    "conv_forward_im2col", "conv_backward_im2col", "conv_forward_strides",
+    "conv_backward_strides",
 ]
 
 
@@ -311,3 +313,7 @@ def conv_backward_fast(dout, cache):
 
 conv_forward = conv_forward_fast
 conv_backward = conv_backward_fast
+# the names of CS231n's fast_layers (its two Cython/stride-trick variants are one fast
+# layer here; their caches are interchangeable)
+conv_forward_im2col = conv_forward_strides = conv_forward_fast
+conv_backward_im2col = conv_backward_strides = conv_backward_fast

@@ -92,12 +92,12 @@ def conv_bn_relu_forward(x, w, b, gamma, beta, conv_param, bn_param):
 
     Returns a tuple of:
     - out: (N, F, OH, OW)
-    - cache: (conv cache, batchnorm cache, relu cache)
+    - cache: (conv cache, batchnorm cache, relu cache, whether batchnorm ran in train mode)
     """
     a, conv_cache = conv_forward_fast(x, w, b, conv_param)
     an, bn_cache = spatial_batchnorm_forward(a, gamma, beta, bn_param)
     out, relu_cache = relu_forward(an)
-    return out, (conv_cache, bn_cache, relu_cache)
+    return out, (conv_cache, bn_cache, relu_cache, bn_param["mode"] == "train")
 
 
 def conv_bn_relu_backward(dout, cache):
@@ -109,10 +109,10 @@ def conv_bn_relu_backward(dout, cache):
     Returns a tuple of:
     - dx: (N, C, H, W); dw: (F, C, HH, WW); db: (F,); dgamma, dbeta: (F,)
     """
-    conv_cache, bn_cache, relu_cache = cache
+    conv_cache, bn_cache, relu_cache, train = cache
     dan = relu_backward(dout, relu_cache)
     da, dgamma, dbeta = spatial_batchnorm_backward(dan, bn_cache)
-    return _conv_before_bn_backward(da, conv_cache, bn_cache) + (dgamma, dbeta)
+    return _conv_before_bn_backward(da, conv_cache, train) + (dgamma, dbeta)
 
 
 def conv_bn_relu_pool_forward(x, w, b, gamma, beta, conv_param, bn_param, pool_param):
@@ -123,13 +123,14 @@ def conv_bn_relu_pool_forward(x, w, b, gamma, beta, conv_param, bn_param, pool_p
 
     Returns a tuple of:
     - out: (N, F, PH, PW)
-    - cache: (conv cache, batchnorm cache, relu cache, pool cache)
+    - cache: (conv cache, batchnorm cache, relu cache, pool cache, whether batchnorm ran
+      in train mode)
     """
     a, conv_cache = conv_forward_fast(x, w, b, conv_param)
     an, bn_cache = spatial_batchnorm_forward(a, gamma, beta, bn_param)
     s, relu_cache = relu_forward(an)
     out, pool_cache = max_pool_forward_fast(s, pool_param)
-    return out, (conv_cache, bn_cache, relu_cache, pool_cache)
+    return out, (conv_cache, bn_cache, relu_cache, pool_cache, bn_param["mode"] == "train")
 
 
 def conv_bn_relu_pool_backward(dout, cache):
@@ -141,19 +142,19 @@ def conv_bn_relu_pool_backward(dout, cache):
     Returns a tuple of:
     - dx: (N, C, H, W); dw: (F, C, HH, WW); db: (F,); dgamma, dbeta: (F,)
     """
-    conv_cache, bn_cache, relu_cache, pool_cache = cache
+    conv_cache, bn_cache, relu_cache, pool_cache, train = cache
     ds = max_pool_backward_fast(dout, pool_cache)
     dan = relu_backward(ds, relu_cache)
     da, dgamma, dbeta = spatial_batchnorm_backward(dan, bn_cache)
-    return _conv_before_bn_backward(da, conv_cache, bn_cache) + (dgamma, dbeta)
+    return _conv_before_bn_backward(da, conv_cache, train) + (dgamma, dbeta)
 
 
-def _conv_before_bn_backward(da, conv_cache, bn_cache):
+def _conv_before_bn_backward(da, conv_cache, train: bool):
     """(dx, dw, db) of the conv that feeds a spatial batchnorm. In train mode batchnorm
     subtracts each channel's batch mean, so a per-channel bias before it cancels: db is
     exactly zero (summing da would only give rounding noise). In test mode it does not
     cancel and db is computed."""
     dx, dw, db = conv_backward_fast(da, conv_cache)
-    if bn_cache[0] == "train":
+    if train:
         db = get_xp(db).zeros_like(db)
     return dx, dw, db

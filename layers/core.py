@@ -6,7 +6,7 @@ import math
 from numbers import Real
 
 from . import _validate as v
-from .backend import default_rng, get_xp, random_uniform
+from .backend import get_xp, random_uniform, seeded_or_global_rng
 
 
 def affine_forward(x, w, b):
@@ -118,8 +118,9 @@ def dropout_forward(x, dropout_param):
       - p: keep probability, in (0, 1]; p = 1 keeps everything
       - mode: 'train' (drop) or 'test' (identity)
       - seed (optional): an int (or a numpy Generator) for the mask; the same int gives
-        the same mask on numpy and cupy. Absent or None: fresh entropy at every call.
-        The mask keeps the elements where default_rng(seed).random(x.shape) < p.
+        the same mask on numpy and cupy. Absent or None: numpy's global random state,
+        as CS231n (``np.random.seed`` fixes it). The mask keeps the elements where
+        seeded_or_global_rng(seed).random(x.shape) < p.
 
     Returns a tuple of:
     - out: the shape and dtype of x (in test mode, or with p = 1, x itself: not a copy)
@@ -131,7 +132,7 @@ def dropout_forward(x, dropout_param):
     if mode == "test" or p == 1.0:
         return x, (None, x.shape)
     xp = get_xp(x)
-    rng = default_rng(dropout_param.get("seed"))
+    rng = seeded_or_global_rng(dropout_param.get("seed"))
     # drawn on the host, so the mask for a seed is the same on numpy and cupy
     u = random_uniform(rng, x.shape, dtype=x.dtype, xp=xp)  # uniform [0, 1)
     mask = (u < p).astype(x.dtype)  # 1 with probability p

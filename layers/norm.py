@@ -24,10 +24,11 @@ def _eps(fn: str, name: str, param: dict, default: float = 1e-5) -> float:
 
 
 def _check_affine_params(fn: str, x, gamma, beta):
-    """x (N, D) float, gamma and beta (D,) of x's dtype and backend."""
+    """x (N, D) float, gamma and beta (D,) of x's dtype and backend; returns gamma and
+    beta, integer ones cast to x's dtype (the CS231n integer-parameter rule)."""
     v.array(fn, "x", x, ndim=2, what="(N, D)")
-    v.array(fn, "gamma", gamma, ndim=1, what="(D,)")
-    v.array(fn, "beta", beta, ndim=1, what="(D,)")
+    gamma = v.float_param(fn, "gamma", gamma, x, ndim=1, what="(D,)")
+    beta = v.float_param(fn, "beta", beta, x, ndim=1, what="(D,)")
     get_xp(x, gamma, beta)
     D = x.shape[1]
     if gamma.shape[0] != D or beta.shape[0] != D:  # the messages are built only on error
@@ -35,6 +36,7 @@ def _check_affine_params(fn: str, x, gamma, beta):
         v.shape(fn, "beta", beta, (D,), f"(D,) with D = {D} from x")
     if not (x.dtype == gamma.dtype == beta.dtype):
         v.same_dtype(fn, x=x, gamma=gamma, beta=beta)
+    return gamma, beta
 
 
 def _column_sums(a):
@@ -99,7 +101,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
       - mode: 'train' or 'test' (required)
       - eps: added to the variance, > 0; default 1e-5
       - momentum: default 0.9
-      - running_mean, running_var: (D,); zeros and ones of x's dtype when absent
+      - running_mean, running_var: (D,); zeros of x's dtype when absent (as CS231n)
 
     Returns a tuple of:
     - out: (N, D), x's dtype
@@ -107,7 +109,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
       1 / std, gamma and the mode)
     """
     fn = "batchnorm_forward"
-    _check_affine_params(fn, x, gamma, beta)
+    gamma, beta = _check_affine_params(fn, x, gamma, beta)
     v.keys(fn, "bn_param", bn_param, ("mode",))
     mode = v.choice(fn, "bn_param['mode']", bn_param["mode"], ("train", "test"))
     eps = _eps(fn, "bn_param", bn_param)
@@ -119,7 +121,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     if running_mean is None:
         running_mean = xp.zeros(D, dtype=x.dtype)
     if running_var is None:
-        running_var = xp.ones(D, dtype=x.dtype)
+        running_var = xp.zeros(D, dtype=x.dtype)
     for name, r in (("running_mean", running_mean), ("running_var", running_var)):
         v.array(fn, f"bn_param['{name}']", r, ndim=1, what="(D,)")
         if r.shape[0] != D:
@@ -239,7 +241,7 @@ def layernorm_forward(x, gamma, beta, ln_param):
     - cache: what layernorm_backward needs
     """
     fn = "layernorm_forward"
-    _check_affine_params(fn, x, gamma, beta)
+    gamma, beta = _check_affine_params(fn, x, gamma, beta)
     if not isinstance(ln_param, dict):
         raise TypeError(f"{fn}: ln_param must be a dict; got {type(ln_param).__name__}")
     eps = _eps(fn, "ln_param", ln_param)

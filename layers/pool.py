@@ -22,6 +22,8 @@ __all__ = [
     "max_pool_forward_naive", "max_pool_backward_naive",
     "max_pool_forward_fast", "max_pool_backward_fast",
     "max_pool_forward", "max_pool_backward",
+    "max_pool_forward_reshape", "max_pool_backward_reshape",
+    "max_pool_forward_im2col", "max_pool_backward_im2col",
     "global_avg_pool_forward", "global_avg_pool_backward",
 ]
 
@@ -166,6 +168,10 @@ def max_pool_backward_fast(dout, cache):
 
 max_pool_forward = max_pool_forward_fast
 max_pool_backward = max_pool_backward_fast
+# the names of CS231n's fast_layers (its reshape and im2col variants are one fast layer
+# here, and the fast layer handles the geometries the reshape variant cannot)
+max_pool_forward_reshape = max_pool_forward_im2col = max_pool_forward_fast
+max_pool_backward_reshape = max_pool_backward_im2col = max_pool_backward_fast
 
 
 # --- global average pooling (the head of a residual net) ------------------------------

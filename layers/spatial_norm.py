@@ -71,8 +71,8 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     fn = "spatial_batchnorm_forward"
     v.array(fn, "x", x, ndim=4, what="(N, C, H, W)")
     N, C, H, W = x.shape
-    v.array(fn, "gamma", gamma, ndim=1, what="(C,)")
-    v.array(fn, "beta", beta, ndim=1, what="(C,)")
+    gamma = v.float_param(fn, "gamma", gamma, x, ndim=1, what="(C,)")
+    beta = v.float_param(fn, "beta", beta, x, ndim=1, what="(C,)")
     v.shape(fn, "gamma", gamma, (C,), "(C,), one entry per channel of x")
     v.shape(fn, "beta", beta, (C,), "(C,), one entry per channel of x")
     xp = get_xp(x, gamma, beta)
@@ -156,8 +156,8 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     fn = "spatial_groupnorm_forward"
     v.array(fn, "x", x, ndim=4, what="(N, C, H, W)")
     N, C, H, W = x.shape
-    v.array(fn, "gamma", gamma, ndim=4, what="(1, C, 1, 1)")
-    v.array(fn, "beta", beta, ndim=4, what="(1, C, 1, 1)")
+    gamma = v.float_param(fn, "gamma", gamma, x, ndim=4, what="(1, C, 1, 1)")
+    beta = v.float_param(fn, "beta", beta, x, ndim=4, what="(1, C, 1, 1)")
     v.shape(fn, "gamma", gamma, (1, C, 1, 1), "(1, C, 1, 1), one entry per channel of x")
     v.shape(fn, "beta", beta, (1, C, 1, 1), "(1, C, 1, 1), one entry per channel of x")
     xp = get_xp(x, gamma, beta)

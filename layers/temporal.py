@@ -90,7 +90,7 @@ def temporal_affine_backward(dout, cache):
     return dx, x.reshape(N * T, D).T @ d2, d2.sum(axis=0)
 
 
-def temporal_softmax_loss(x, y, mask):
+def temporal_softmax_loss(x, y, mask, verbose=False):
     """Softmax loss at every time step where mask is set; summed over time, divided by N.
 
     loss = -(1/N) sum_{n, t} mask[n, t] * log softmax(x[n, t])[y[n, t]]   (as CS231n)
@@ -100,6 +100,7 @@ def temporal_softmax_loss(x, y, mask):
     - y: (N, T) integer targets in [0, V) (checked even where masked out)
     - mask: (N, T) bool (True = this step counts); a 0/1 or weight array of numbers is
       also accepted and used as per-step weights
+    - verbose: as CS231n's, prints the shape of the flattened gradient
 
     Returns a tuple of:
     - loss: scalar (0-d array of x's dtype)
@@ -128,4 +129,6 @@ def temporal_softmax_loss(x, y, mask):
     probs /= sums  # softmax, in place on our own temporary
     probs[rows, yf] -= 1
     probs *= w * inv_n
+    if verbose:
+        print("dx_flat: ", probs.shape)
     return loss, probs.reshape(N, T, V)

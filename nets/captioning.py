@@ -10,7 +10,7 @@ from layers import (RECURRENT_CELLS, affine_backward, affine_forward, lstm_step_
                     rnn_step_forward, temporal_affine_backward, temporal_affine_forward,
                     temporal_softmax_loss, word_embedding_backward, word_embedding_forward)
 from layers import _validate as v
-from layers.backend import default_rng, get_backend, get_xp, random_normal
+from layers.backend import get_backend, get_xp, random_normal, seeded_or_global_rng
 
 from .base import Model
 
@@ -43,7 +43,9 @@ class CaptioningRNN(Model):
         - hidden_dim: H, the size of the recurrent state
         - cell_type: 'rnn' or 'lstm'
         - dtype: the dtype of the params and of the computation (read at call time)
-        - seed: for the initial weights (numpy Generator); the same seed, the same weights
+        - seed: for the initial weights (numpy Generator); the same seed, the same weights.
+          None: numpy's global random state, in CS231n's order (W_embed, W_proj, Wx, Wh,
+          W_vocab), so np.random.seed fixes them as in the CS231n notebooks
         """
         super().__init__(dtype)
         v.choice("CaptioningRNN", "cell_type", cell_type, _CAPTION_CELLS)
@@ -56,7 +58,7 @@ class CaptioningRNN(Model):
         self._start = word_to_idx.get("<START>")
         self._end = word_to_idx.get("<END>")
         k = RECURRENT_CELLS[cell_type].gates
-        rng = default_rng(seed)
+        rng = seeded_or_global_rng(seed)
         xp = get_backend()
         D, W, H = input_dim, wordvec_dim, hidden_dim
 

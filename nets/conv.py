@@ -61,7 +61,7 @@ class ThreeLayerConvNet(Model):
                                    self.conv_param["pad"], fn=fn)
         PH, PW = conv_output_shape(OH, OW, 2, 2, 2, 0, fn=fn + " (2x2 pool after the conv)",
                                    names=("pool_height", "pool_width"))
-        rng = backend.default_rng(seed)
+        rng = backend.seeded_or_global_rng(seed)  # None: np.random, W1 W2 W3 as CS231n
         F = num_filters
         shapes = {"W1": (F, C, filter_size, filter_size), "W2": (F * PH * PW, hidden_dim),
                   "W3": (hidden_dim, num_classes)}

@@ -1,10 +1,12 @@
 """Fully connected classifiers with a softmax loss: TwoLayerNet and FullyConnectedNet.
 
-Both compute in the dtype of their params (float32 unless asked otherwise; float64 while
-``gradcheck.check_net`` swaps in float64 copies), reading ``model.params`` and
-``model.reg`` at every call. New weights are made on ``layers.backend.get_backend()``
-from a numpy Generator seeded by ``seed``, so a seed gives the same weights on numpy
-and cupy.
+Both compute in the dtype of their params (TwoLayerNet float64 and FullyConnectedNet
+float32 unless asked otherwise, as CS231n; float64 while ``gradcheck.check_net`` swaps in
+float64 copies), reading ``model.params`` and ``model.reg`` at every call. New weights
+are made on ``layers.backend.get_backend()`` from a numpy Generator seeded by an integer
+``seed`` (the same weights on numpy and cupy), or with ``seed=None`` from numpy's global
+random state in CS231n's order (W1, W2, ...), so ``np.random.seed(231)`` fixes them as
+it does in the CS231n notebooks.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from layers import (affine_backward, affine_bn_relu_backward, affine_bn_relu_for
                     affine_forward, affine_ln_relu_backward, affine_ln_relu_forward,
                     affine_relu_backward, affine_relu_forward, dropout_backward,
                     dropout_forward, softmax_loss)
-from layers.backend import default_rng, get_backend, random_normal
+from layers.backend import get_backend, random_normal, seeded_or_global_rng
 
 from .base import Model
 
@@ -34,18 +36,18 @@ class TwoLayerNet(Model):
     """affine - relu - affine - softmax, with L2 regularisation on the two weights.
 
     Params: W1 (D, H), b1 (H,), W2 (H, C), b2 (C,); weights drawn from
-    N(0, weight_scale^2), biases zero.
+    N(0, weight_scale^2), biases zero. Computes in float64 by default, as CS231n's.
     """
 
     def __init__(self, input_dim=3 * 32 * 32, hidden_dim=100, num_classes=10,
-                 weight_scale=1e-3, reg=0.0, dtype=np.float32, seed=None):
+                 weight_scale=1e-3, reg=0.0, dtype=np.float64, seed=None):
         super().__init__(dtype)
         name = type(self).__name__
         D = _positive_int(name, "input_dim", input_dim)
         H = _positive_int(name, "hidden_dim", hidden_dim)
         C = _positive_int(name, "num_classes", num_classes)
         self.reg = reg
-        rng = default_rng(seed)
+        rng = seeded_or_global_rng(seed)  # None: np.random's global state, as CS231n
         xp = get_backend()
         self.params["W1"] = random_normal(rng, (D, H), self.dtype, xp, scale=weight_scale)
         self.params["b1"] = xp.zeros(H, dtype=self.dtype)
@@ -85,7 +87,9 @@ class FullyConnectedNet(Model):
     beta1..beta(L-1) (zeros). Weights are drawn from N(0, weight_scale^2), biases zero.
 
     Dropout keeps each hidden unit with probability ``dropout_keep_ratio`` (1: no
-    dropout). With a ``seed``, the masks are fixed too, as in CS231n: every ``loss``
+    dropout); ``dropout`` is its 2018-2020 CS231n name (also a keep probability).
+    Without a seed, weights and masks come from numpy's global random state, as CS231n.
+    With a ``seed``, the masks are fixed too, as in CS231n: every ``loss``
     call draws the same masks (layer i uses seed ``dropout_param['seed'] + i``), which
     makes a dropout net gradient-checkable. To train with fresh masks from a reproducible
     stream, set ``net.dropout_param['seed']`` to a numpy Generator (or delete it for fresh
@@ -98,9 +102,14 @@ class FullyConnectedNet(Model):
 
     def __init__(self, hidden_dims, input_dim=3 * 32 * 32, num_classes=10,
                  dropout_keep_ratio=1, normalization=None, reg=0.0, weight_scale=1e-2,
-                 dtype=np.float32, seed=None):
+                 dtype=np.float32, seed=None, dropout=None):
         super().__init__(dtype)
         name = type(self).__name__
+        if dropout is not None:  # the CS231n 2018-2020 keyword, a keep probability
+            if dropout_keep_ratio != 1 and dropout_keep_ratio != dropout:
+                raise ValueError(f"{name}: dropout is another name for dropout_keep_ratio; "
+                                 f"got both ({dropout!r} and {dropout_keep_ratio!r})")
+            dropout_keep_ratio = dropout
         try:
             hidden = [_positive_int(name, "hidden_dims[%d]" % i, h)
                       for i, h in enumerate(hidden_dims)]
@@ -114,14 +123,15 @@ class FullyConnectedNet(Model):
                              f"'layernorm'); got {normalization!r}")
         keep = dropout_keep_ratio
         if isinstance(keep, bool) or not isinstance(keep, Real) or not 0 < keep <= 1:
-            raise ValueError(f"{name}: dropout_keep_ratio is a keep probability and must "
+            what = "dropout" if dropout is not None else "dropout_keep_ratio"
+            raise ValueError(f"{name}: {what} is a keep probability and must "
                              f"be in (0, 1]; got {keep!r}")
         self.normalization = normalization
         self.use_dropout = keep != 1
         self.reg = reg
         self.num_layers = len(dims) - 1
 
-        rng = default_rng(seed)
+        rng = seeded_or_global_rng(seed)  # None: np.random's global state, as CS231n
         xp = get_backend()
         for i in range(1, self.num_layers + 1):
             d_in, d_out = dims[i - 1], dims[i]

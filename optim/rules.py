@@ -4,14 +4,15 @@ The calling convention is the CS231n one:
 
 - w: array of any shape, the current weights
 - dw: array of w's shape, the gradient of the loss with respect to w
-- config: dict of hyperparameters and state (or None for the defaults). The dict passed
-  in is never modified, and neither are w, dw or any array in config: each call returns a
-  *new* config dict that carries the updated state (velocity, moments, step count), to be
-  passed to the next call.
+- config: dict of hyperparameters and state (or None for the defaults). As in CS231n,
+  the rule fills in the default hyperparameters it reads and stores its new state
+  (velocity, cache, m, v, t) in the dict it is handed, as *new* arrays, and returns that
+  same dict: a notebook reads ``config['velocity']`` after the call. No array is ever
+  written into: not w, not dw, not the state arrays the config held before the call.
 
 Returns a tuple of:
 - next_w: new array of w's shape and dtype
-- config: the new config dict
+- config: the config dict that was passed in (a new one when it was None)
 
 Hyperparameters are read as Python numbers (``float(...)``), so a float32 w stays float32
 even when a config was restored from a checkpoint as numpy float64 scalars. State arrays
@@ -31,13 +32,15 @@ __all__ = ["sgd", "sgd_momentum", "nesterov_momentum", "rmsprop", "adam", "adamw
 
 
 def _config(config: dict | None, **defaults: Any) -> dict:
-    """A new dict: the caller's config over the defaults (the caller's dict is not touched)."""
-    out = dict(defaults)
-    if config is not None:
-        if not isinstance(config, dict):
-            raise TypeError(f"config must be a dict or None; got {type(config).__name__}")
-        out.update(config)
-    return out
+    """The caller's config (a new dict for None) with the missing defaults filled in, as
+    CS231n's ``config.setdefault``: the rule then stores its state in this same dict."""
+    if config is None:
+        config = {}
+    elif not isinstance(config, dict):
+        raise TypeError(f"config must be a dict or None; got {type(config).__name__}")
+    for key, value in defaults.items():
+        config.setdefault(key, value)
+    return config
 
 
 def _check(rule: str, w, dw) -> None:

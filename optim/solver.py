@@ -239,7 +239,9 @@ class Solver:
             configs = {p: {**c, "learning_rate": lr} for p, c in configs.items()}
         new_params, new_configs = {}, {}
         for p, w in self.model.params.items():
-            new_params[p], new_configs[p] = self.update_rule(w, grads[p], configs[p])
+            # a copy: a rule stores its state in the dict it is handed (CS231n), and a
+            # step that diverges below must leave the Solver's state as it was
+            new_params[p], new_configs[p] = self.update_rule(w, grads[p], dict(configs[p]))
         bad = _first_nonfinite(new_params)
         if bad is not None:
             raise self._diverged(f"parameter {bad!r} became non-finite in the update", bad)

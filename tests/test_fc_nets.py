@@ -328,3 +328,35 @@ def test_trains_on_digits_to_97_percent(normalization, keep):
         acc = np.mean(net.loss(Xv).argmax(axis=1) == yv)
     assert before < 0.3
     assert acc >= 0.97, f"validation accuracy {acc:.4f}"
+
+
+def test_cs231n_dropout_keyword_is_the_keep_ratio(xp):
+    # CS231n 2018-2020: FullyConnectedNet(..., dropout=keep probability); on unless 1
+    X, y = _tiny_data(xp, N=6)
+    for keep in (0.5, 1):
+        a = FullyConnectedNet([4, 3], input_dim=5, num_classes=3, dropout=keep, seed=4)
+        b = FullyConnectedNet([4, 3], input_dim=5, num_classes=3, dropout_keep_ratio=keep,
+                              seed=4)
+        assert a.use_dropout == b.use_dropout == (keep != 1)
+        assert a.dropout_param == b.dropout_param
+        assert float(a.loss(X, y)[0]) == float(b.loss(X, y)[0])
+    with pytest.raises(ValueError, match="dropout is another name for dropout_keep_ratio"):
+        FullyConnectedNet([4], input_dim=5, dropout=0.5, dropout_keep_ratio=0.8)
+    with pytest.raises(ValueError, match="FullyConnectedNet: dropout is a keep probability"):
+        FullyConnectedNet([4], input_dim=5, dropout=0)
+
+
+def test_unseeded_nets_draw_from_numpys_global_state_in_cs231n_order():
+    # CS231n: np.random.seed(231) then W1 = weight_scale * np.random.randn(D, H), W2, ...
+    np.random.seed(231)
+    net = TwoLayerNet(input_dim=4, hidden_dim=3, num_classes=2, weight_scale=0.1)
+    np.random.seed(231)
+    W1, W2 = 0.1 * np.random.randn(4, 3), 0.1 * np.random.randn(3, 2)
+    assert net.params["W1"].dtype == np.float64  # TwoLayerNet computes in float64
+    np.testing.assert_array_equal(host(net.params["W1"]), W1)
+    np.testing.assert_array_equal(host(net.params["W2"]), W2)
+    np.random.seed(231)
+    fc = FullyConnectedNet([3], input_dim=4, num_classes=2, weight_scale=0.1)
+    np.testing.assert_array_equal(host(fc.params["W2"]), W2.astype(np.float32))
+    seeded = FullyConnectedNet([3], input_dim=4, num_classes=2, weight_scale=0.1, seed=0)
+    assert not np.array_equal(host(seeded.params["W1"]), W1.astype(np.float32))

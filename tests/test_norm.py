@@ -70,9 +70,9 @@ def test_batchnorm_values_by_hand(xp):
     s = np.sqrt(8 / 3 + 1e-2)
     np.testing.assert_allclose(host(out)[:, 0], [0.5 - 4 / s, 0.5, 0.5 + 4 / s])
     np.testing.assert_allclose(host(out)[:, 1], [-0.5, -0.5, -0.5])  # constant: beta
-    # running stats from zeros / ones: 0.75 * old + 0.25 * batch
+    # running stats from zeros (as CS231n): 0.75 * old + 0.25 * batch
     np.testing.assert_allclose(host(param["running_mean"]), [0.75, 2.5])
-    np.testing.assert_allclose(host(param["running_var"]), [0.75 + 2 / 3, 0.75])
+    np.testing.assert_allclose(host(param["running_var"]), [2 / 3, 0.0])
 
 
 @pytest.mark.parametrize("backward", [batchnorm_backward, batchnorm_backward_alt])

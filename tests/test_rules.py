@@ -80,30 +80,35 @@ def test_defaults_are_the_cs231n_ones():
         1e-3, 0.9, 0.999, 1e-8, 1)
 
 
+STATE_KEYS = {"sgd": (), "sgd_momentum": ("velocity",), "nesterov_momentum": ("velocity",),
+              "rmsprop": ("cache",), "adam": ("m", "v", "t"), "adamw": ("m", "v", "t")}
+
+
 @pytest.mark.parametrize("name", sorted(rules.RULES))
-def test_pure_config_and_arrays_untouched(xp, name):
+def test_state_goes_into_the_config_handed_in_as_new_arrays(xp, name):
+    # CS231n: next_w, _ = sgd_momentum(w, dw, config=config); then config['velocity']
     rng = np.random.default_rng(3)
     w = xp.asarray(rng.standard_normal((3, 4)))
     dw = xp.asarray(rng.standard_normal((3, 4)))
     rule = rules.RULES[name]
-    _, state = rule(w, dw, {"learning_rate": 0.05})  # a config that carries state arrays
-    saved = copy.deepcopy(state)
+    state = {"learning_rate": 0.05}
+    _, returned = rule(w, dw, state)
+    assert returned is state  # the same dict, now carrying the state
+    assert set(STATE_KEYS[name]) <= set(state)
+    old = {k: v for k, v in state.items() if hasattr(v, "shape")}
+    saved = copy.deepcopy(old)
     w0, dw0 = w.copy(), dw.copy()
     next_w, new = rule(w, dw, state)
-    assert new is not state
-    assert set(state) == set(saved)
-    for k, v in saved.items():  # the config passed in is left exactly as it was
-        if hasattr(v, "shape"):
-            np.testing.assert_array_equal(host(state[k]), host(v))
-            assert new[k] is not state[k]  # state moves on in new arrays
-        else:
-            assert state[k] == v
+    assert new is state
+    for k, v in old.items():  # the state moves on in new arrays; the old ones are intact
+        assert state[k] is not v
+        np.testing.assert_array_equal(host(v), host(saved[k]))
+    if "t" in STATE_KEYS[name]:
+        assert state["t"] == 2
     np.testing.assert_array_equal(host(w), host(w0))
     np.testing.assert_array_equal(host(dw), host(dw0))
     assert next_w is not w
-    cfg = {"learning_rate": 0.05}
-    rule(w, dw, cfg)
-    assert cfg == {"learning_rate": 0.05}
+    assert rule(w, dw)[1] is not rule(w, dw)[1]  # config=None: a fresh dict each call
 
 
 @pytest.mark.parametrize("name", sorted(rules.RULES))

@@ -49,7 +49,7 @@ def test_sandwiches_equal_their_parts(xp, dtype):
 
     p1, p2 = {"mode": "train"}, {"mode": "train"}
     out, cache = affine_bn_relu_forward(x, w, b, gamma, beta, p1)
-    assert out.dtype == dtype and len(cache) == 3
+    assert out.dtype == dtype and len(cache) == 4 and cache[3] is True  # + train-mode flag
     ref = relu_forward(batchnorm_forward(a, gamma, beta, p2)[0])[0]
     np.testing.assert_array_equal(host(out), host(ref))
     np.testing.assert_array_equal(host(p1["running_mean"]), host(p2["running_mean"]))
