@@ -28,17 +28,25 @@ class GCN(Model):
 
     Params: W1 (D, H), b1 (H,), W2 (H, C), b2 (C,); weights drawn from
     N(0, weight_scale^2) (Glorot-sized, sqrt(2 / (fan_in + fan_out)), when weight_scale
-    is None), biases zero. The L2 term 0.5 * reg * sum(W ** 2) covers W1 and W2.
+    is None), biases zero. The L2 term 0.5 * reg * sum(W ** 2) covers W1 and W2
+    (``Model.regularize``).
 
     Inputs:
     - adj_norm: (N, N) normalised adjacency (``layers.normalize_adjacency``), kept as
-      ``self.adj_norm`` in the model's dtype
+      ``self.adj_norm`` on the default backend and cast to the net's dtype at each call
     - input_dim D, hidden_dim H, num_classes C
+
+    ``loss(X, y)`` (the ``Model`` composition of the methods below):
+    - X: (N, D) node features (the identity for a featureless graph)
+    - y: (N,) integer labels in [0, C), -1 for a node whose label training may not see;
+      or None for the scores (N, C) of every node
+    The loss is the mean softmax loss over the labelled nodes; messages from every node
+    still flow, so an unlabelled node's features reach the labelled ones' scores.
     """
 
     def __init__(self, adj_norm, input_dim, hidden_dim=16, num_classes=2, weight_scale=None,
                  reg=0.0, dtype=np.float32, seed=None):
-        super().__init__(dtype)
+        super().__init__(dtype, reg)
         name = type(self).__name__
         if not is_array(adj_norm) or adj_norm.ndim != 2 or \
                 adj_norm.shape[0] != adj_norm.shape[1]:
@@ -47,7 +55,6 @@ class GCN(Model):
         D = _positive_int(name, "input_dim", input_dim)
         H = _positive_int(name, "hidden_dim", hidden_dim)
         C = _positive_int(name, "num_classes", num_classes)
-        self.reg = reg
         self.adj_norm = to_xp(adj_norm).astype(self.dtype)  # on the default backend
         xp = get_xp(self.adj_norm)
         rng = default_rng(seed)
@@ -63,40 +70,31 @@ class GCN(Model):
         self.adj_norm = to_xp(self.adj_norm, backend)
         return self
 
-    def embed(self, X):
-        """The hidden representation relu(adj_norm @ X @ W1 + b1): (N, H)."""
-        return self._forward(X)[1]
-
-    def _forward(self, X):
+    def forward(self, X, train: bool):
+        """Scores (N, C) of every node and the cache; X (N, D) in the net's dtype."""
         p = self.params
         N = self.adj_norm.shape[0]
-        if not is_array(X) or X.ndim != 2 or X.shape[0] != N:
-            got = getattr(X, "shape", type(X).__name__)
+        if X.ndim != 2 or X.shape[0] != N:
             raise ValueError(f"{type(self).__name__}.loss: X must be (N, D) features of the "
-                             f"N = {N} nodes of the graph; got {got}")
-        X = self._input(X)
-        adj = self.adj_norm.astype(p["W1"].dtype, copy=False)  # float64 under check_net
+                             f"N = {N} nodes of the graph; got {tuple(X.shape)}")
+        adj = self.adj_norm.astype(self.dtype, copy=False)  # float64 under check_net
         a1, c1 = graph_conv_forward(X, adj, p["W1"], p["b1"])  # (N, H)
         h, c2 = relu_forward(a1)  # (N, H)
         scores, c3 = graph_conv_forward(h, adj, p["W2"], p["b2"])  # (N, C)
-        return scores, h, (c1, c2, c3)
+        return scores, (h, c1, c2, c3)
 
-    def loss(self, X, y=None):
-        """Scores of every node, or the loss over the labelled nodes and its gradients.
+    def backward(self, dscores, cache) -> dict:
+        """Grads of W1, b1, W2, b2 from dscores (N, C) (the gradient on adj is dropped:
+        the graph is fixed)."""
+        _, c1, c2, c3 = cache
+        grads = {}
+        dh, _, grads["W2"], grads["b2"] = graph_conv_backward(dscores, c3)
+        _, _, grads["W1"], grads["b1"] = graph_conv_backward(relu_backward(dh, c2), c1)
+        return grads
 
-        Inputs:
-        - X: (N, D) node features (the identity for a featureless graph)
-        - y: (N,) integer labels in [0, C), -1 for an unlabelled node; or None
-
-        Returns:
-        - y None: scores (N, C)
-        - else (loss, grads): the mean softmax loss over the labelled nodes plus
-          0.5 * reg * sum(W ** 2); grads keyed like params. Messages from every node
-          still flow: an unlabelled node's features reach the labelled ones' scores.
-        """
-        scores, _, (c1, c2, c3) = self._forward(X)
-        if y is None:
-            return scores
+    def data_loss(self, scores, y):
+        """The mean softmax loss over the nodes with y >= 0; dscores (N, C) is zero on the
+        rows of the others."""
         xp = get_xp(scores)
         N = scores.shape[0]
         if not is_array(y) or y.shape != (N,) or not xp.issubdtype(y.dtype, xp.integer):
@@ -106,12 +104,11 @@ class GCN(Model):
         labelled = xp.flatnonzero(y >= 0)
         if labelled.size == 0:
             raise ValueError(f"{type(self).__name__}.loss: y labels no node (all -1)")
-        loss, dsub = softmax_loss(scores[labelled], y[labelled])  # mean over labelled
+        loss, dsub = softmax_loss(scores[labelled], y[labelled])  # mean over the labelled
         dscores = xp.zeros_like(scores)
-        dscores[labelled] = dsub  # unlabelled rows: no gradient of their own
-        grads = {}
-        dh, _, grads["W2"], grads["b2"] = graph_conv_backward(dscores, c3)
-        da1 = relu_backward(dh, c2)
-        _, _, grads["W1"], grads["b1"] = graph_conv_backward(da1, c1)
-        loss = self.regularize(loss, grads)  # W1, W2: the Model's weight rule
-        return loss, grads
+        dscores[labelled] = dsub  # our own array; unlabelled rows get no gradient
+        return loss, dscores
+
+    def embed(self, X):
+        """The hidden representation relu(adj_norm @ X @ W1 + b1): (N, H)."""
+        return self.forward(self._input(X), train=False)[1][0]
