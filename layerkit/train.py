@@ -82,6 +82,23 @@ def _char_lm(a, vocab):
                      cell_type=LM_CELLS[a.net], reg=a.reg, dtype=a.dtype, seed=a.seed)
 
 
+def _gpt_lm(a, vocab):
+    """A GPT-style TransformerLM over ``vocab``'s characters; it sees seq_len characters."""
+    from nets import TransformerLM
+
+    return TransformerLM(len(vocab.chars), max_len=max(a.seq_len, a.val_seq_len),
+                         embed_dim=a.embed, num_heads=a.heads, num_layers=a.layers,
+                         tie_weights=a.tie_weights, reg=a.reg, dtype=a.dtype, seed=a.seed)
+
+
+def _sample_text(model, vocab, a) -> str:
+    """gpt-lm: the prefix and sample_len sampled characters; the model starts from the
+    topic separator, as the recurrent LMs start from PAD_CHAR."""
+    start = list(vocab.encode("\n" + a.prefix))
+    ids = model.sample(start, a.sample_len, a.temperature, seed=a.seed)
+    return vocab.decode(ids[1:])
+
+
 def _resnet(a, input_shape, num_classes):
     from nets import ResidualConvNet
 
@@ -93,7 +110,8 @@ def _resnet(a, input_shape, num_classes):
 NETS: dict[str, Callable] = {"fc": _fc, "two-layer": _two_layer, "conv": _conv,
                              "resnet": _resnet}
 # The language models take the text's vocabulary instead of (input_shape, classes).
-LM_CELLS = {"mlp-lm": "mlp", "rnn-lm": "rnn", "lstm-lm": "lstm", "gru-lm": "gru"}
+LM_CELLS = {"mlp-lm": "mlp", "rnn-lm": "rnn", "lstm-lm": "lstm", "gru-lm": "gru",
+            "gpt-lm": "transformer"}
 
 # Per-net defaults for what the command line leaves unset. The fc ones reach >= 97 %
 # validation accuracy on digits in about a second.
@@ -117,6 +135,9 @@ NET_DEFAULTS: dict[str, dict] = {
     **{name: dict(data="text", hidden="192", embed=24, seq_len=64, lr=1e-2, epochs=6,
                   batch_size=32, schedule="cosine", grad_clip=5.0)
        for name in ("rnn-lm", "lstm-lm", "gru-lm")},
+    # TransformerLM (GPT-2 layout, tied embedding) on the same text and split
+    "gpt-lm": dict(data="text", embed=64, heads=4, layers=2, seq_len=64, val_seq_len=64,
+                   lr=3e-3, epochs=6, batch_size=32, schedule="cosine", grad_clip=1.0),
 }
 _GLOBAL_DEFAULTS = dict(
     net="fc", data="digits", data_dir=None, num_train=None, epochs=10, lr=1e-3,
@@ -125,11 +146,12 @@ _GLOBAL_DEFAULTS = dict(
     lr_decay=1.0, schedule="step", grad_clip=None, num_blocks=2, dtype="float32", backend=None,
     print_every=0, quiet=False, out=None, resume=None, keep=3, threads=1, context=8,
     embed=24, seq_len=64, val_seq_len=256, sample_len=300, temperature=0.7, prefix="The ",
-    max_chars=None)
+    max_chars=None, heads=4, layers=2, tie_weights=True)
 # Arguments that fix the net's shape: on --resume they come back from run.json.
 _ARCH = ("net", "data", "data_dir", "num_train", "split_seed", "hidden", "dropout_keep",
          "normalization", "num_filters", "filter_size", "dtype", "seed", "weight_scale",
-         "context", "embed", "seq_len", "val_seq_len", "max_chars", "num_blocks")
+         "context", "embed", "seq_len", "val_seq_len", "max_chars", "num_blocks", "heads",
+         "layers", "tie_weights")
 
 
 def blas_threads(n: int | None):
@@ -187,6 +209,10 @@ def parser() -> argparse.ArgumentParser:
     add("--context", type=int, help="mlp-lm: characters of context")
     add("--embed", type=int, help="language models: character embedding size")
     add("--seq-len", type=int, help="rnn/lstm/gru-lm: training sequence length")
+    add("--heads", type=int, help="gpt-lm: attention heads (dividing --embed)")
+    add("--layers", type=int, help="gpt-lm: transformer blocks")
+    add("--tie-weights", action=argparse.BooleanOptionalAction,
+        help="gpt-lm: the output layer is the token embedding (default: tied)")
     add("--max-chars", type=int, help="language models: use only the text's first N chars")
     add("--sample-len", type=int, help="language models: characters to sample at the end")
     add("--temperature", type=float, help="language models: sampling temperature")
@@ -265,7 +291,9 @@ def _load(a):
         kind = "mlp" if a.net == "mlp-lm" else "rnn"
         data, vocab = char_lm_data(kind, context=a.context, seq_len=a.seq_len,
                                    val_seq_len=a.val_seq_len, max_chars=a.max_chars)
-        return data, _char_lm(typed, vocab), tuple(data["X_train"].shape[1:])
+        model = _gpt_lm(typed, vocab) if a.net == "gpt-lm" else _char_lm(typed, vocab)
+        model.vocab = vocab  # for the sample at the end
+        return data, model, tuple(data["X_train"].shape[1:])
     if a.data == "text":
         raise SystemExit(f"--data text is for the language models ({', '.join(LM_CELLS)})")
     data = datasets.get_data(a.data, folder=a.data_dir, num_train=a.num_train,
@@ -320,7 +348,8 @@ def main(argv=None) -> int:
         with blas_threads(a.threads):
             nats = mean_nll(model, data["X_val"], data["y_val"])
         summary.update(val_nats=nats, val_bpc=nats / math.log(2))
-        summary["sample"] = model.sample(a.prefix, a.sample_len, a.temperature, seed=a.seed)
+        summary["sample"] = (_sample_text(model, model.vocab, a) if a.net == "gpt-lm" else
+                             model.sample(a.prefix, a.sample_len, a.temperature, seed=a.seed))
     write_outputs(solver, model, a, a.out, summary)
     test = f", test accuracy {summary['test_acc']:.3f}" if "test_acc" in summary else ""
     lm = (f", val loss {summary['val_nats']:.4f} nats = {summary['val_bpc']:.3f} bits/char"

@@ -6,11 +6,13 @@ from .char_lm import CharMLPLM, CharRNNLM
 from .conv import ResidualConvNet, ThreeLayerConvNet
 from .fc import FullyConnectedNet, TwoLayerNet
 from .gcn import GCN
+from .transformer import TransformerLM
 from . import autograd, modules  # noqa: F401  (nets.autograd, nets.modules are public)
 from .autograd import Tensor, apply, apply_loss, no_grad
 from .modules import Module, ModuleNet, Parameter, Sequential
 
 __all__: list[str] = ["Model", "TwoLayerNet", "FullyConnectedNet", "ThreeLayerConvNet",
                       "ResidualConvNet", "CaptioningRNN", "CharMLPLM", "CharRNNLM", "GCN",
+                      "TransformerLM",
                       "Tensor", "apply", "apply_loss", "no_grad", "Module", "Parameter",
                       "Sequential", "ModuleNet"]
