@@ -1,8 +1,9 @@
 """The whole TransformerLM against the same model written in PyTorch (llm.c's check of
-GPT-2): the numpy model's params are loaded into a torch module by name, then scores,
+GPT-2): the numpy model's params are loaded into the torch model by name, then scores,
 loss and every gradient must agree to ~1e-9 relative in float64, tied and untied; then
-10 AdamW steps on each must give the same loss trajectory. PyTorch is the optional peer:
-these tests skip where it is not installed."""
+10 AdamW steps on each must give the same loss trajectory. The torch model is
+benchmarks.suite_transformer.torch_gpt, so the benchmark times the model proven equal
+here. PyTorch is the optional peer: these tests skip where it is not installed."""
 
 import math
 
@@ -14,65 +15,12 @@ from nets import TransformerLM
 from optim.rules import adamw
 
 torch = pytest.importorskip("torch", reason="PyTorch is the optional reference peer")
-nn, F = torch.nn, torch.nn.functional
+F = torch.nn.functional
+# the PyTorch model, written with torch's own modules (nn.Linear, nn.LayerNorm,
+# scaled_dot_product_attention), shared with the benchmark that times it against ours
+from benchmarks.suite_transformer import load_into_torch, torch_gpt, torch_name  # noqa: E402
 
 V, MAX_LEN, E, H, L, FF = 11, 8, 16, 4, 2, 24
-
-
-class TorchBlock(nn.Module):
-    """GPT-2's pre-norm block from torch's own modules (nn.Linear stores W.T)."""
-
-    def __init__(self):
-        super().__init__()
-        self.ln1, self.ln2 = nn.LayerNorm(E, eps=1e-5), nn.LayerNorm(E, eps=1e-5)
-        self.q, self.k, self.v, self.o = (nn.Linear(E, E) for _ in range(4))
-        self.ff1, self.ff2 = nn.Linear(E, FF), nn.Linear(FF, E)
-
-    def forward(self, x):
-        N, T, _ = x.shape
-        a = self.ln1(x)
-        heads = [f(a).view(N, T, H, E // H).transpose(1, 2) for f in (self.q, self.k, self.v)]
-        att = F.scaled_dot_product_attention(*heads, is_causal=True)  # (N, H, T, E/H)
-        x = x + self.o(att.transpose(1, 2).reshape(N, T, E))
-        return x + self.ff2(F.gelu(self.ff1(self.ln2(x)), approximate="tanh"))
-
-
-class TorchGPT(nn.Module):
-    def __init__(self, tie):
-        super().__init__()
-        self.wte, self.wpe = nn.Embedding(V, E), nn.Embedding(MAX_LEN, E)
-        self.blocks = nn.ModuleList(TorchBlock() for _ in range(L))
-        self.lnf = nn.LayerNorm(E, eps=1e-5)
-        self.head = None if tie else nn.Linear(E, V)
-
-    def forward(self, X):
-        T = X.shape[1]
-        h = self.wte(X) + self.wpe(torch.arange(T))
-        for blk in self.blocks:
-            h = blk(h)
-        h = self.lnf(h)
-        return h @ self.wte.weight.T if self.head is None else self.head(h)
-
-
-_LINEAR = {"Wq": "q", "Wk": "k", "Wv": "v", "Wo": "o", "W_ff1": "ff1", "W_ff2": "ff2"}
-_LN = {"ln1_gamma": "ln1.weight", "ln1_beta": "ln1.bias", "ln2_gamma": "ln2.weight",
-       "ln2_beta": "ln2.bias"}
-
-
-def torch_name(name):
-    """Our param name -> (torch state_dict name, transpose?)."""
-    top = {"W_tok": ("wte.weight", False), "W_pos": ("wpe.weight", False),
-           "lnf_gamma": ("lnf.weight", False), "lnf_beta": ("lnf.bias", False),
-           "W_out": ("head.weight", True), "b_out": ("head.bias", False)}
-    if name in top:
-        return top[name]
-    blk, key = name.split(".")
-    prefix = f"blocks.{int(blk[3:]) - 1}."
-    if key in _LN:
-        return prefix + _LN[key], False
-    if key in _LINEAR:
-        return prefix + _LINEAR[key] + ".weight", True
-    return prefix + _LINEAR["W" + key[1:]] + ".bias", False  # bq -> q.bias, b_ff1 -> ff1.bias
 
 
 def pair(tie, seed=0):
@@ -85,13 +33,9 @@ def pair(tie, seed=0):
         base = 1.0 if k.endswith("gamma") else 0.0
         scale = 0.3 if k.split(".")[-1].startswith("W") else 0.1
         model.params[k] = base + scale * rng.standard_normal(a.shape)
-    ref = TorchGPT(tie).double()
-    state = ref.state_dict()
-    assert len(state) == len(model.params)
-    for k, a in model.params.items():
-        name, transpose = torch_name(k)
-        state[name] = torch.tensor(a.T if transpose else a)
-    ref.load_state_dict(state)
+    ref = torch_gpt(V, MAX_LEN, E, H, L, FF, tie).double()
+    assert len(ref.state_dict()) == len(model.params)
+    load_into_torch(ref, model.params, torch_name)
     return model, ref
 
 
