@@ -5,7 +5,8 @@ The fast max pool never forms the windows. For each of the ph*pw offsets (i, j) 
 window, ``x[:, :, i::stride, j::stride]`` (cut to OH x OW) is the (N, C, OH, OW) array of
 the (i, j)-th element of every window, so the pool is an elementwise maximum over ph*pw
 strided slices. numpy's reductions over tiny trailing axes (the CS231n reshape path) run
-an inner loop of 2 elements and were 17-30x slower here than these full-width maxima.
+an inner loop of 2 elements and are an order of magnitude slower than these full-width
+maxima (measured in benchmarks/README.md, "Design measurements").
 Overlapping windows (stride < pool) need nothing special.
 
 Ties: as in the naive reference (and torch), the whole gradient of a window goes to the
