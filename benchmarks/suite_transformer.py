@@ -180,7 +180,7 @@ def lm_config() -> dict:
     d = NETS["gpt-lm"].defaults
     return {"V": len(Vocab.from_text(load_corpus())), "T": d["seq_len"], "E": a.embed,
             "heads": a.heads, "layers": a.layers, "F": 4 * a.embed, "N": a.batch_size,
-            "tie": True, "lr": a.lr}  # the command ties the output layer
+            "tie": a.tie_weights, "lr": a.lr}
 
 
 def _lm_batch(cfg):

@@ -75,8 +75,10 @@ def parser() -> Parser:
     add("--threads", type=nonneg_int, help="BLAS threads (default 1; 0 leaves BLAS's choice)")
     for dest, o in OPTIONS.items():
         users = ", ".join(k for k, n in NETS.items() if dest in n.options)
-        kind = {"action": o.action} if o.action else {"type": o.type, "choices": o.choices}
-        add(flag(dest), **kind, help=f"{users}: {o.help}")
+        if o.type is bool:  # --name / --no-name
+            add(flag(dest), action=argparse.BooleanOptionalAction, help=f"{users}: {o.help}")
+        else:
+            add(flag(dest), type=o.type, choices=o.choices, help=f"{users}: {o.help}")
     add("--max-chars", type=positive_int, help="language models: use the text's first N chars")
     add("--sample-len", type=nonneg_int, help="language models: characters sampled at the end")
     add("--temperature", type=positive_float, help="language models: sampling temperature")

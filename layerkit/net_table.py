@@ -11,13 +11,14 @@ Adding a net to the command is local to this file:
    model how the text is cut (``text="mlp"``: fixed contexts, ``text="rnn"``: sequences);
 3. a row in ``OPTIONS`` for each option no other net has yet (its flag, type and help).
 
-A text net also needs ``sample(prefix, n, temperature, seed=)``. A net with its own data
-(``load``, e.g. the BERT nets on the topic task) builds its data and model itself.
+A text net also needs ``sample(prefix, n, temperature, seed=)`` taking and returning text,
+or a ``sample`` function in its row: ``sample(model, vocab, a) -> str``.
+A net with its own data (``load``, e.g. the BERT nets on the topic task) builds its
+data and model itself.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 from dataclasses import dataclass, field
 from typing import Callable
@@ -36,6 +37,7 @@ class Net:
     defaults: dict = field(default_factory=dict)
     text: str | None = None  # None: an image classifier; "mlp" / "rnn": a character LM
     help: str = ""
+    sample: Callable | None = None  # (model, vocab, a) -> str, for a model that samples ids
     # a net with its own data: load(a) -> (data, build), build() -> the model (then
     # ``data`` names it, e.g. "topics", and the builder above is not called)
     load: Callable | None = None
@@ -49,7 +51,6 @@ class Option:
     type: Callable
     help: str
     choices: tuple | None = None
-    action: object = None  # e.g. argparse.BooleanOptionalAction (then type is unused)
 
 
 def dims(hidden: str | list) -> list[int]:
@@ -120,22 +121,22 @@ def _rnn_lm(cell: str):
 
 
 def _gpt_lm(a, vocab):
-    """A GPT-style TransformerLM over ``vocab``'s characters; it sees seq_len characters.
-    Its ``sample`` takes and returns text here, like the recurrent LMs'."""
+    """A GPT-style TransformerLM over the text's characters; it sees seq_len at a time."""
     from nets import TransformerLM
 
-    model = TransformerLM(len(vocab.chars), max_len=max(a.seq_len, a.val_seq_len),
-                          embed_dim=a.embed, num_heads=a.heads, num_layers=a.layers,
-                          tie_weights=a.tie_weights, reg=a.reg, dtype=a.dtype, seed=a.seed)
-    lm_sample = model.sample
+    if a.embed % a.heads:
+        raise ty.UsageError(f"--heads {a.heads}: must divide --embed {a.embed}")
+    return TransformerLM(len(vocab.chars), max_len=max(a.seq_len, a.val_seq_len),
+                         embed_dim=a.embed, num_heads=a.heads, num_layers=a.layers,
+                         tie_weights=a.tie_weights, reg=a.reg, dtype=a.dtype, seed=a.seed)
 
-    def sample(prefix, n, temperature=1.0, seed=None):
-        # starts from the topic separator, as the recurrent LMs start from PAD_CHAR
-        ids = lm_sample(list(vocab.encode("\n" + prefix)), n, temperature, seed=seed)
-        return vocab.decode(ids[1:])
 
-    model.sample = sample
-    return model
+def _sample_ids(model, vocab, a) -> str:
+    """The prefix and sample_len sampled characters of a model that samples token ids; it
+    starts from the topic separator, as the recurrent LMs start from their pad char."""
+    ids = model.sample(list(vocab.encode("\n" + a.prefix)), a.sample_len, a.temperature,
+                       seed=a.seed)
+    return vocab.decode(ids[1:])
 
 
 def _bert_mlm(a):
@@ -187,11 +188,12 @@ NETS: dict[str, Net] = {
                    help="CharRNNLM, LSTM cell"),
     "gru-lm": Net(_rnn_lm("gru"), ("hidden", "embed", "seq_len"), _RNN_LM, text="rnn",
                   help="CharRNNLM, GRU cell"),
-    # TransformerLM (GPT-2 layout, tied embedding) on the same text and split
+    # TransformerLM (GPT-2 layout: pre-norm blocks, learned positions, tied embedding)
     "gpt-lm": Net(_gpt_lm, ("embed", "seq_len", "heads", "layers", "tie_weights"),
                   dict(embed=64, heads=4, layers=2, seq_len=64, val_seq_len=64, lr=3e-3,
                        epochs=6, batch_size=32, schedule="cosine", grad_clip=1.0),
-                  text="rnn", help="TransformerLM (GPT-2 layout)"),
+                  text="rnn", sample=_sample_ids,
+                  help="TransformerLM (GPT: causal self-attention blocks)"),
     # BERT on the topic task (layerkit.topic_task): masked-LM pretraining on the training
     # snippets, then fine-tuning on a few labels per class from its model.npz
     "bert-mlm": Net(None, ("embed", "heads", "layers", "merges", "copies", "dropout"),
@@ -225,8 +227,7 @@ OPTIONS: dict[str, Option] = {
     "seq_len": Option(ty.positive_int, "training sequence length"),
     "heads": Option(ty.positive_int, "attention heads (dividing --embed)"),
     "layers": Option(ty.positive_int, "transformer blocks"),
-    "tie_weights": Option(bool, "the output layer is the token embedding (default: tied)",
-                          action=argparse.BooleanOptionalAction),
+    "tie_weights": Option(bool, "the output layer is the token embedding (default: tied)"),
     "merges": Option(ty.nonneg_int, "byte-pair merges of the tokenizer (0: characters)"),
     "copies": Option(ty.positive_int, "masks of the pretraining text per epoch"),
     "dropout": Option(ty.nonneg_float, "drop probability in [0, 1)"),

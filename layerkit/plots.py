@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import math
 
+import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from layers.backend import get_xp, to_numpy, to_xp
+
 __all__ = ["plot_loss", "plot_lm_loss", "plot_accuracy", "plot_filters", "plot_search",
-           "plot_compare", "filter_grid", "plot_transfer"]
+           "plot_compare", "filter_grid", "decision_grid", "draw_decision_boundary",
+           "plot_decision_boundary", "plot_transfer"]
 
 
 def _figure(width=6.4, height=4.0):
@@ -200,6 +204,83 @@ def plot_compare(runs: list[tuple[str, dict]], path: str) -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="best")
     fig.savefig(path)
+
+
+# --- decision boundaries of 2-D classifiers ----------------------------------------------
+
+
+def _predict_fn(classifier):
+    """A function (M, 2) host points -> (M,) host predicted classes, from a model of the kit
+    (``loss(X)`` gives scores; the points go to its params' backend) or any callable
+    returning scores (M, C) or labels (M,)."""
+    fn = classifier.loss if hasattr(classifier, "loss") else classifier
+    params = getattr(classifier, "params", None)
+    xp = get_xp(next(iter(params.values()))) if params else np
+
+    def predict(P):
+        out = np.asarray(to_numpy(fn(to_xp(P, xp))))
+        return out.argmax(axis=1) if out.ndim == 2 else out.astype(np.int64)
+    return predict
+
+
+def decision_grid(classifier, X, resolution: int = 200, margin: float = 0.1,
+                  batch: int = 8192):
+    """The classifier's predictions on a grid covering the points X (N, 2).
+
+    Returns (xs (R,), ys (R,), classes (R, R)) with classes[i, j] the prediction at
+    (xs[j], ys[i]); the grid spans X's range widened by ``margin`` of it on each side,
+    and is evaluated in batches of ``batch`` points in X's dtype.
+    """
+    X = np.asarray(to_numpy(X))
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"decision_grid: X must be (N, 2) points; got {X.shape}")
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    pad = margin * np.maximum(hi - lo, 1e-12)
+    xs = np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution)
+    ys = np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution)
+    P = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2).astype(X.dtype)  # (R*R, 2)
+    predict = _predict_fn(classifier)
+    classes = np.concatenate([predict(P[s:s + batch]) for s in range(0, len(P), batch)])
+    return xs, ys, classes.reshape(resolution, resolution)
+
+
+def draw_decision_boundary(ax, classifier, X, y, resolution: int = 200, title=None):
+    """Draw the classifier's decision regions (light) and the points X (N, 2) coloured by
+    their labels y (N,) on the matplotlib axes ``ax``; misclassified points get a red
+    edge. Returns the accuracy on (X, y)."""
+    X, y = np.asarray(to_numpy(X)), np.asarray(to_numpy(y))
+    xs, ys, grid = decision_grid(classifier, X, resolution)
+    C = int(max(grid.max(), y.max())) + 1
+    cmap = matplotlib.colormaps["tab10"].resampled(10)
+    colors = [cmap(c % 10) for c in range(C)]
+    ax.contourf(xs, ys, grid, levels=np.arange(C + 1) - 0.5,
+                colors=[matplotlib.colors.to_rgba(c, 0.25) for c in colors])
+    ax.contour(xs, ys, grid, levels=np.arange(C) + 0.5, colors="k", linewidths=0.6)
+    pred = _predict_fn(classifier)(X)
+    wrong = pred != y
+    ax.scatter(X[:, 0], X[:, 1], c=[colors[c] for c in y], s=12,
+               edgecolors=np.where(wrong[:, None], [[1, 0, 0, 1]], [[0, 0, 0, 0.4]]),
+               linewidths=np.where(wrong, 1.5, 0.3))
+    acc = float(np.mean(~wrong))
+    ax.set_title(f"{title or 'decision boundary'} (accuracy {acc:.3f})", fontsize=10)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return acc
+
+
+def plot_decision_boundary(classifier, X, y, path: str, title: str = "decision boundary",
+                           resolution: int = 200) -> float:
+    """Save a picture of a trained 2-D classifier's decision regions with the points
+    X (N, 2) and labels y (N,) (see ``draw_decision_boundary``); returns the accuracy.
+
+    ``classifier``: a net of the kit (its ``loss(X)`` gives scores) or any function of
+    (M, 2) points returning scores (M, C) or labels (M,).
+    """
+    fig = _figure(5, 5)
+    acc = draw_decision_boundary(fig.add_subplot(), classifier, X, y, resolution, title)
+    fig.savefig(path)
+    return acc
 
 
 def plot_transfer(pretrain: dict, finetune: dict, path: str, baseline: float | None = None,

@@ -97,8 +97,10 @@ def mean_nll(model, X, y, targets_per_batch: int = 8192) -> float:
 
 
 def _load(a, net):
-    """(data, model) for the run described by ``a``; bad values -> UsageError."""
+    """(data, model, vocab) for the run described by ``a`` (vocab None for image data);
+    bad values -> UsageError."""
     typed = argparse.Namespace(**{**vars(a), "dtype": np.dtype(a.dtype)})
+    vocab = None
     if net.load:  # a net with its own data
         try:
             data, build = net.load(typed)
@@ -129,11 +131,9 @@ def _load(a, net):
         build = lambda: net.build(typed, shape, classes)  # noqa: E731
     try:
         model = build()
-    except ImportError as e:
-        raise UsageError(f"--net {a.net}: this build of layerkit lacks it ({e})") from None
     except (ValueError, TypeError) as e:
         raise UsageError(f"--net {a.net}: {e}") from None
-    return data, model
+    return data, model, vocab
 
 
 def _solver(plan, model, data, folder):
@@ -272,7 +272,7 @@ def _train(argv: list[str]) -> int:
         backend.set_backend(a.backend)
     say = (lambda line: None) if a.quiet else (lambda line: print(line, file=sys.stderr))
     warm_allocator()
-    data, model = _load(a, net)
+    data, model, vocab = _load(a, net)
     folder = plan.folder or (runs.claim_out(plan.out, plan.overwrite) if plan.out else
                              runs.new_run_folder(os.path.join("runs", f"{a.net}-{a.data}")))
     try:
@@ -326,7 +326,8 @@ def _train(argv: list[str]) -> int:
         with blas_threads(a.threads):
             nats = mean_nll(model, data["X_val"], data["y_val"])
         summary.update(val_nats=nats, val_bpc=nats / math.log(2))
-        summary["sample"] = model.sample(a.prefix, a.sample_len, a.temperature, seed=a.seed)
+        summary["sample"] = (net.sample(model, vocab, a) if net.sample else
+                             model.sample(a.prefix, a.sample_len, a.temperature, seed=a.seed))
     elif net.text and extra.get("val_bpc"):
         summary["val_bpc"] = extra["val_bpc"][-1]
     write_outputs(solver, model, a, folder, summary, extra, lm=bool(net.text))

@@ -27,22 +27,21 @@ import os
 import numpy as np
 from tqdm.auto import tqdm
 
+from layers import _validate as v
 from layers.backend import default_rng, get_xp, is_array, to_numpy, to_xp
 
 from . import rules as _rules
 from .checkpoint import load_checkpoint, save_checkpoint
-from .schedules import SCHEDULES, cosine, step_decay
+from .schedules import cosine, step_decay
+from .settings import SETTINGS, check_data, check_settings
 from .state import RunState, params_like
 
 __all__ = ["Solver", "TrainingDivergedError"]
 
-_SETTINGS = {  # every keyword the Solver takes, with its default
-    "update_rule": "sgd", "optim_config": None, "lr_decay": 1.0, "batch_size": 100,
-    "num_epochs": 10, "num_train_samples": 1000, "num_val_samples": None,
-    "checkpoint_name": None, "print_every": 10, "verbose": True, "seed": None,
-    "grad_clip": None, "schedule": "step", "lr_min": 0.0, "restore_best": True,
-    "keep_checkpoints": None,
-}
+_SETTINGS = SETTINGS  # every keyword the Solver takes, with its default
+# the top-level keys of a Solver checkpoint (checkpoint_state)
+_CHECKPOINT_KEYS = ("params", "model_state", "settings", "best_params", "optim", "history",
+                    "epoch", "iteration", "best_val_acc", "rng")
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -69,6 +68,16 @@ def _first_nonfinite(named: dict) -> str | None:
         if not ok:
             return name
     return None
+
+
+def _check_labels(name: str, y, C: int) -> None:
+    """Labels below C, the number of classes the model scores (one pass over y); negative
+    ones are allowed: they mark targets that are not counted."""
+    hi = int(y.max()) if y.size else 0
+    if hi >= C:
+        raise ValueError(f"check_accuracy: {name} holds label {hi}, but the model scores "
+                         f"C = {C} classes; labels must be < {C} (negative ones are not "
+                         "counted)")
 
 
 def _state_field(name: str) -> property:
@@ -109,44 +118,20 @@ class Solver:
     grad_norm_history = _state_field("grad_norm_history")
 
     def __init__(self, model, data, **kwargs):
-        unknown = sorted(set(kwargs) - set(_SETTINGS))
-        if unknown:
-            raise TypeError(f"Solver: unrecognized arguments {unknown}; "
-                            f"known: {sorted(_SETTINGS)}")
-        missing = [k for k in ("X_train", "y_train", "X_val", "y_val") if k not in data]
-        if missing:
-            raise ValueError(f"Solver: data is missing {missing}; it needs X_train, y_train, "
-                             f"X_val, y_val; got {sorted(data)}")
+        s = check_settings(kwargs)  # every setting checked here (optim/settings.py)
+        data = check_data(data)
         self.model = model
         self.X_train, self.y_train = data["X_train"], data["y_train"]
         self.X_val, self.y_val = data["X_val"], data["y_val"]
-        for name in ("train", "val"):
-            X, y = data[f"X_{name}"], data[f"y_{name}"]
-            if X.shape[0] != y.shape[0]:
-                raise ValueError(f"Solver: X_{name} has {X.shape[0]} examples but y_{name} "
-                                 f"has {y.shape[0]}")
-        s = {**_SETTINGS, **kwargs}
-        self.optim_config = dict(s["optim_config"] or {})
-        self.lr_decay, self.lr_min = float(s["lr_decay"]), float(s["lr_min"])
-        self.batch_size, self.num_epochs = int(s["batch_size"]), int(s["num_epochs"])
+        self.optim_config = s["optim_config"]
+        self.lr_decay, self.lr_min = s["lr_decay"], s["lr_min"]
+        self.batch_size, self.num_epochs = s["batch_size"], s["num_epochs"]
         self.num_train_samples, self.num_val_samples = (s["num_train_samples"],
                                                         s["num_val_samples"])
-        self.checkpoint_name, self.print_every = s["checkpoint_name"], int(s["print_every"])
-        self.verbose, self.seed, self.grad_clip = bool(s["verbose"]), s["seed"], s["grad_clip"]
-        self.schedule, self.restore_best = s["schedule"], bool(s["restore_best"])
+        self.checkpoint_name, self.print_every = s["checkpoint_name"], s["print_every"]
+        self.verbose, self.seed, self.grad_clip = s["verbose"], s["seed"], s["grad_clip"]
+        self.schedule, self.restore_best = s["schedule"], s["restore_best"]
         self.keep_checkpoints = s["keep_checkpoints"]
-        if self.keep_checkpoints is not None and int(self.keep_checkpoints) < 1:
-            raise ValueError(f"Solver: keep_checkpoints must be >= 1 or None; got "
-                             f"{self.keep_checkpoints!r}")
-        if self.batch_size < 1 or self.num_epochs < 0:
-            raise ValueError(f"Solver: batch_size must be >= 1 and num_epochs >= 0; got "
-                             f"{self.batch_size} and {self.num_epochs}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"Solver: schedule must be one of {SCHEDULES}; got {self.schedule!r}")
-        if self.schedule == "cosine" and self.lr_decay != 1.0:
-            raise ValueError("Solver: schedule='cosine' sets the rate itself; leave lr_decay=1.0")
-        if self.grad_clip is not None and not float(self.grad_clip) > 0:
-            raise ValueError(f"Solver: grad_clip must be > 0 or None; got {self.grad_clip!r}")
         rule = s["update_rule"]
         self.update_rule = _rules.get_rule(rule)
         self.rule_name = rule if isinstance(rule, str) else getattr(rule, "__name__", "custom")
@@ -290,7 +275,7 @@ class Solver:
 
     # --- the loop ----------------------------------------------------------------------
 
-    def check_accuracy(self, X, y, num_samples=None, batch_size=100):
+    def check_accuracy(self, X, y, num_samples=None, batch_size=100, *, name="y"):
         """Fraction of argmax(scores) == y, computed in batches of ``batch_size``.
 
         Inputs:
@@ -300,9 +285,15 @@ class Solver:
         - num_samples: if given and N is larger, a random subsample of that size (drawn
           from the Solver's generator)
 
-        Returns a Python float in [0, 1].
+        - name: what to call y in an error (the Solver passes 'y_train' / 'y_val')
+
+        Returns a Python float in [0, 1]. A label >= C, C the number of classes the model
+        scores, is a ValueError (it could never count as right).
         """
-        N = X.shape[0]
+        batch_size = v.integer("check_accuracy", "batch_size", batch_size, 1)
+        if num_samples is not None:
+            num_samples = v.integer("check_accuracy", "num_samples", num_samples, 1)
+        N, y_all = X.shape[0], y
         if num_samples is not None and N > num_samples:
             pick = np.sort(self.rng.choice(N, num_samples, replace=False))
             X, y, N = X[pick], y[pick], num_samples
@@ -310,6 +301,8 @@ class Solver:
         correct = total = 0
         for start in range(0, N, batch_size):
             scores = self.model.loss(self._batch(X[start:start + batch_size]))
+            if start == 0:  # every label, not just the subsample: now C is known
+                _check_labels(name, y_all, scores.shape[-1])
             yb = to_xp(y[start:start + batch_size], xp)
             pred = xp.argmax(scores, axis=-1)  # (n,) or (n, T)
             if pred.shape != yb.shape:
@@ -323,8 +316,9 @@ class Solver:
 
     def _check_and_record(self):
         train_acc = self.check_accuracy(self.X_train, self.y_train,
-                                        num_samples=self.num_train_samples)
-        val_acc = self.check_accuracy(self.X_val, self.y_val, num_samples=self.num_val_samples)
+                                        num_samples=self.num_train_samples, name="y_train")
+        val_acc = self.check_accuracy(self.X_val, self.y_val, num_samples=self.num_val_samples,
+                                      name="y_val")
         self.train_acc_history.append(train_acc)
         self.val_acc_history.append(val_acc)
         self.acc_iterations.append(self.iteration)
@@ -343,9 +337,14 @@ class Solver:
         the model only when the plan is complete (``restore_best``).
         """
         N, ipe, total = self.X_train.shape[0], self.iterations_per_epoch, self.num_iterations
+        bad = _first_nonfinite(self.model.params)
+        if bad is not None:  # not divergence: the params were handed over that way
+            raise ValueError(f"Solver.train: parameter {bad!r} holds nan or inf before "
+                             "training; the model's params must be finite")
         stop = total
         if max_epochs is not None:
-            stop = min(total, (self.epoch + int(max_epochs)) * ipe)
+            stop = min(total, (self.epoch + v.integer("Solver.train", "max_epochs",
+                                                      max_epochs, 0)) * ipe)
         bar = tqdm(total=total, initial=self.iteration, unit="step", dynamic_ncols=True,
                    disable=None if self.verbose else True)
         try:
@@ -432,7 +431,7 @@ class Solver:
         run, so ``num_epochs=4`` on an epoch-2 checkpoint trains 2 more epochs. A custom
         (callable) update rule must be passed again as ``update_rule``.
         """
-        ck = load_checkpoint(path)
+        ck = load_checkpoint(path, required=_CHECKPOINT_KEYS)  # CheckpointError names the file
         settings = dict(ck["settings"])
         saved_rule = settings.pop("update_rule")
         rule = kwargs.pop("update_rule", None)

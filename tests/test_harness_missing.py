@@ -6,6 +6,7 @@ from benchmarks import harness
 def _row(**kw):
     return {"workload": "affine", "shape": "(64, 512)", "op": "fwd", "dtype": "float32",
             "threads": 2, "rounds": 1, "peak_gflops": 100.0, "times_ms": {"layerkit": 1.0},
+            "blas": "SkylakeX", "clock": "wall", "loadavg_after": 0.5,
             **kw}
 
 

@@ -172,13 +172,17 @@ def test_blas_threads_limits_and_restores():
         assert blas() == before
 
 
-@pytest.mark.parametrize("net", ["mlp-lm", "lstm-lm"])
+_LM_ARGS = {"mlp-lm": ["--hidden", "16", "--batch-size", "256"],
+            "lstm-lm": ["--hidden", "16", "--batch-size", "16", "--seq-len", "16"],
+            "gpt-lm": ["--layers", "1", "--heads", "2", "--batch-size", "16", "--seq-len", "16",
+                       "--lr", "1e-2", "--no-tie-weights"]}
+
+
+@pytest.mark.parametrize("net", list(_LM_ARGS))
 def test_language_model_from_the_command_line(tmp_path, capsys, net):
     out = tmp_path / net
-    args = ["--net", net, "--epochs", "1", "--max-chars", "6000", "--hidden", "16",
-            "--embed", "8", "--sample-len", "40", "--out", str(out), "-q",
-            *(["--batch-size", "16", "--seq-len", "16"] if net == "lstm-lm" else
-              ["--batch-size", "256"])]
+    args = ["--net", net, "--epochs", "1", "--max-chars", "6000", "--embed", "8",
+            "--sample-len", "40", "--out", str(out), "-q", *_LM_ARGS[net]]
     assert T.main(args) == 0
     printed = capsys.readouterr().out
     run = json.loads((out / "run.json").read_text())
