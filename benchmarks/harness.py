@@ -1,7 +1,7 @@
 """Side-by-side timing: every (workload, side) in its own process, in alternating rounds.
 
     python -m benchmarks.harness fc [--rounds 5] [--dtype float32] [--threads 2]
-                                    [--only NAME] [--json out.jsonl]
+                                    [--only NAME] [--json out.jsonl] [--clock cpu]
 
 A suite is a module ``benchmarks/suite_<family>.py`` with a list ``WORKLOADS`` of
 ``Workload``. Each side ("layerkit", "torch", "naive", ...) is a setup function
@@ -60,22 +60,26 @@ def _warm_malloc() -> None:
     del block
 
 
-def _time_op(fn: Callable[[], object], min_time: float, min_reps: int) -> list[float]:
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def _time_op(fn: Callable[[], object], min_time: float, min_reps: int,
+             clock: Callable[[], float] = time.perf_counter) -> list[float]:
     for _ in range(2):  # warm-up: caches, lazy imports, allocator
         fn()
     times: list[float] = []
     start = time.perf_counter()
     while len(times) < min_reps or (time.perf_counter() - start) < min_time:
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        times.append(time.perf_counter() - t0)
+        times.append(clock() - t0)
         if len(times) >= 2000:
             break
     return times
 
 
 def _worker(family: str, workload: str, side: str, dtype: str, threads: int,
-            min_time: float) -> None:
+            min_time: float, clock: str = "wall") -> None:
     _warm_malloc()
     if side == "torch" or side.startswith("torch"):
         import torch
@@ -86,18 +90,18 @@ def _worker(family: str, workload: str, side: str, dtype: str, threads: int,
     ops = wl.sides[side](dtype)
     out = {}
     for op, fn in ops.items():
-        ts = _time_op(fn, min_time, min_reps=5)
+        ts = _time_op(fn, min_time, min_reps=5, clock=CLOCKS[clock])
         out[op] = {"median": statistics.median(ts), "best": min(ts), "reps": len(ts)}
     print(json.dumps(out))
 
 
-def _matmul_peak(dtype: str = "float32", n: int = 1024) -> float:
+def _matmul_peak(dtype: str = "float32", n: int = 1024, clock: str = "wall") -> float:
     import numpy as np
 
     a = np.ones((n, n), dtype=dtype)
     b = np.ones((n, n), dtype=dtype)
     c = np.empty((n, n), dtype=dtype)
-    ts = _time_op(lambda: np.matmul(a, b, out=c), 0.5, 5)
+    ts = _time_op(lambda: np.matmul(a, b, out=c), 0.5, 5, CLOCKS[clock])
     return 2 * n**3 / statistics.median(ts) / 1e9
 
 
@@ -129,17 +133,46 @@ def wait_for_idle(threshold: float = 0.15, timeout: float = 20.0) -> float:
     return busy
 
 
+# Variables some machines set to pin OpenBLAS to a kernel (these CI machines pin the AVX2
+# "Haswell" kernel on an AVX-512 CPU: sgemm at ~255 GFLOP/s instead of ~470). A user's
+# machine has no such setting, so the benchmark processes, and only they, run without them
+# (tests and CI keep the environment they were given).
+PINNING_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
 def _env(threads: int) -> dict:
-    env = dict(os.environ)
+    env = {k: val for k, val in os.environ.items() if k not in PINNING_VARS}
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
     return env
 
 
-def _run_side(family, wl, side, dtype, threads, min_time) -> tuple[dict, float]:
-    busy = wait_for_idle()
+def blas_info() -> str:
+    """The BLAS libraries this process loaded, with the kernel OpenBLAS picked (threadpoolctl)."""
+    import numpy  # noqa: F401  (loads numpy's OpenBLAS)
+
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "threadpoolctl not installed: kernel unknown"
+    return "; ".join(f"{i.get('internal_api')} {i.get('version')} kernel "
+                     f"{i.get('architecture')} threads {i.get('num_threads')}"
+                     for i in threadpool_info() if i.get("user_api") == "blas")
+
+
+IDLE_WAIT = 20.0  # seconds to wait for idle CPUs before each process (--idle-wait)
+
+
+def _set_idle_wait(seconds: float) -> None:
+    global IDLE_WAIT
+    IDLE_WAIT = seconds
+
+
+def _run_side(family, wl, side, dtype, threads, min_time, clock="wall") -> tuple[dict, float]:
+    busy = wait_for_idle(timeout=IDLE_WAIT)
     cmd = [sys.executable, "-m", "benchmarks.harness", "--worker", family, wl.name, side,
-           "--dtype", dtype, "--threads", str(threads), "--min-time", str(min_time)]
+           "--dtype", dtype, "--threads", str(threads), "--min-time", str(min_time),
+           "--clock", clock]
     res = subprocess.run(cmd, capture_output=True, text=True, env=_env(threads))
     if res.returncode != 0:
         raise RuntimeError(f"{wl.name}/{side} failed:\n{res.stderr[-2000:]}")
@@ -156,28 +189,36 @@ def _available(side: str) -> bool:
 
 
 def run(family: str, rounds: int = 5, dtype: str = "float32", threads: int = 2,
-        only: list[str] | None = None, min_time: float = 0.3) -> list[dict]:
+        only: list[str] | None = None, min_time: float = 0.3,
+        clock: str = "wall") -> list[dict]:
     """Time every workload of a suite; return one result dict per (workload, op)."""
     suite = importlib.import_module(f"benchmarks.suite_{family}")
     peaks = []
     for _ in range(3):  # the best of 3, each after an idle wait: a busy neighbour during
-        wait_for_idle()  # a single measurement made every "% peak" figure too high
+        wait_for_idle(timeout=IDLE_WAIT)  # one measurement made every "% peak" too high
         peak_res = subprocess.run(
-            [sys.executable, "-c", "from benchmarks.harness import _matmul_peak as p; "
-             f"print(p({dtype!r}))"], capture_output=True, text=True, env=_env(threads))
-        peaks.append(float(peak_res.stdout.strip() or "nan"))
+            [sys.executable, "-c", "from benchmarks.harness import _matmul_peak as p, "
+             f"blas_info as b; print(b()); print(p({dtype!r}, clock={clock!r}))"],
+            capture_output=True, text=True, env=_env(threads))
+        lines = peak_res.stdout.strip().splitlines() or ["", "nan"]
+        kernel = lines[0]
+        peaks.append(float(lines[-1]))
     peak = max(peaks)
+    print(f"benchmark processes: {kernel}; {dtype} matmul peak {peak:.0f} GFLOP/s "
+          f"(n=1024, best of 3); unset here: {', '.join(PINNING_VARS)}; "
+          f"load average {os.getloadavg()[0]:.2f}", file=sys.stderr, flush=True)
     results = []
     for wl in suite.WORKLOADS:
         if only and wl.name not in only:
             continue
         sides = [s for s in wl.sides if _available(s)]
+        missing = [s for s in wl.sides if s not in sides]  # e.g. torch not installed
         per_side: dict[str, dict[str, list[float]]] = {s: {} for s in sides}
         busy_seen = []
         for r in range(rounds):
             order = sides if r % 2 == 0 else sides[::-1]
             for side in order:
-                out, busy = _run_side(family, wl, side, dtype, threads, min_time)
+                out, busy = _run_side(family, wl, side, dtype, threads, min_time, clock)
                 busy_seen.append(busy)
                 for op, st in out.items():
                     per_side[side].setdefault(op, []).append(st["median"])
@@ -186,7 +227,9 @@ def run(family: str, rounds: int = 5, dtype: str = "float32", threads: int = 2,
         for op in ops:
             row = {"workload": wl.name, "shape": wl.shape, "op": op, "dtype": dtype,
                    "threads": threads, "rounds": rounds, "peak_gflops": peak,
-                   "max_busy_before": max(busy_seen) if busy_seen else 0.0, "times_ms": {}}
+                   "blas": kernel, "loadavg_after": os.getloadavg()[0], "clock": clock,
+                   "max_busy_before": max(busy_seen) if busy_seen else 0.0, "times_ms": {},
+                   "missing": missing}
             for s in sides:
                 if op in per_side[s]:
                     row["times_ms"][s] = 1e3 * min(per_side[s][op])
@@ -209,14 +252,22 @@ def format_table(results: list[dict]) -> str:
     lines += [head, "|---|---|---|---|---|---|"]
     for r in results:
         times = ", ".join(f"{s} {t:.3g}" for s, t in r["times_ms"].items())
-        ratio = ", ".join(f"{s} {v:.2f}x" for s, v in r.get("ratio", {}).items()) or "-"
+        ratio = ", ".join(f"{s} {v:.2f}x" for s, v in r.get("ratio", {}).items()) or (
+            f"- ({', '.join(r['missing'])} not installed)" if r.get("missing") else "-")
         gf = ", ".join(f"{s} {g:.0f} ({100 * g / r['peak_gflops']:.0f}%)"
                        for s, g in r.get("gflops", {}).items()) or "-"
         lines.append(f"| {r['workload']} | {r['shape']} | {r['op']} | {times} | {ratio} | {gf} |")
+    missing = sorted({s for r in results for s in r.get("missing", [])})
+    if missing:
+        lines.append(f"\nnot installed, so not timed: {', '.join(missing)} (the torch side "
+                     "needs pip install -e '.[bench]')")
     if results:
-        lines.append(f"\n{results[0]['dtype']} matmul peak measured in this run: "
-                     f"{results[0]['peak_gflops']:.0f} GFLOP/s; {results[0]['threads']} "
-                     f"threads; min over {results[0]['rounds']} rounds of per-run medians.")
+        r0 = results[0]
+        lines.append(f"\n{r0['dtype']} matmul peak measured in this run: "
+                     f"{r0['peak_gflops']:.0f} GFLOP/s ({r0['blas']}); {r0['threads']} "
+                     f"threads; {r0['clock']} clock; min over {r0['rounds']} rounds of "
+                     f"per-run medians; load "
+                     f"average {max(r['loadavg_after'] for r in results):.2f} at most.")
     return "\n".join(lines)
 
 
@@ -233,11 +284,20 @@ def main(argv=None) -> None:
     p.add_argument("--min-time", type=float, default=0.3, help="seconds per op per run")
     p.add_argument("--only", action="append", help="workload name (repeatable)")
     p.add_argument("--json", help="also write one JSON line per row to this file")
+    p.add_argument("--idle-wait", type=float, default=IDLE_WAIT,
+                   help="seconds to wait for idle CPUs before each process (default 20)")
+    p.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                   help="wall (default) or cpu: the process's CPU time, which a busy "
+                   "neighbour does not inflate; meaningful with --threads 1 only (idle "
+                   "BLAS/OpenMP threads spin, and that counts as CPU time)")
     a = p.parse_args(argv)
     if a.worker:
-        _worker(a.family, a.workload, a.side, a.dtype, a.threads, a.min_time)
+        _worker(a.family, a.workload, a.side, a.dtype, a.threads, a.min_time, a.clock)
         return
-    results = run(a.family, a.rounds, a.dtype, a.threads, a.only, a.min_time)
+    _set_idle_wait(a.idle_wait)
+    if a.clock == "cpu" and a.threads != 1:
+        p.error("--clock cpu needs --threads 1 (spinning threads count as CPU time)")
+    results = run(a.family, a.rounds, a.dtype, a.threads, a.only, a.min_time, a.clock)
     print(format_table(results))
     if a.json:
         with open(a.json, "w") as f:

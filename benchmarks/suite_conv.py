@@ -2,9 +2,10 @@
 
     python -m benchmarks.harness conv --rounds 5 --threads 2
 
-Sides: "layerkit" (the fast layers, default settings), "layerkit_2thr" (the same with
-``layers.set_threads(2)``: the batch split over two Python threads, BLAS pinned to one
-thread each), "torch" (torch.nn.functional on the same shapes and threads, autograd
+Sides: "layerkit" (the fast layers, default settings: a large call splits its batch over
+Python threads, BLAS pinned to one thread each, see ``layers._threads``),
+"layerkit_nosplit" (the same with ``layers.set_threads(1)``: one Python thread, BLAS on
+all its threads), "torch" (torch.nn.functional on the same shapes and threads, autograd
 recording, x gets a gradient as in CS231n) and, on the small cases, "naive" (the loop
 references). Each op callable does exactly one forward, or one forward + backward,
 on inputs made once in setup.
@@ -41,12 +42,11 @@ def _conv_arrays(name, dtype):
     return x, w, b, dout, {"stride": s, "pad": p}
 
 
-def _conv_layerkit(name, naive=False, threads=1):
+def _conv_layerkit(name, naive=False, threads=None):
     def setup(dtype):
         from layers import (conv_backward_fast, conv_backward_naive, conv_forward_fast,
                             conv_forward_naive, set_threads)
-        if set_threads(threads) != threads:
-            raise RuntimeError(f"layers.set_threads({threads}) unavailable (threadpoolctl?)")
+        set_threads(threads)  # None: the default (automatic split)
         fwd, bwd = ((conv_forward_naive, conv_backward_naive) if naive
                     else (conv_forward_fast, conv_backward_fast))
         x, w, b, dout, cp = _conv_arrays(name, dtype)
@@ -179,7 +179,7 @@ def _conv_shape(name):
 WORKLOADS = [
     *[Workload(name=n, shape=_conv_shape(n), flops=_conv_flops(n),
                sides={"layerkit": _conv_layerkit(n),
-                      "layerkit_2thr": _conv_layerkit(n, threads=2),
+                      "layerkit_nosplit": _conv_layerkit(n, threads=1),
                       "torch": _conv_torch(n)},
                reference="torch")
       for n in ("conv_c3_k3", "conv_c32_k3", "conv_c3_k7")],

@@ -173,10 +173,11 @@ def setup_block_torch(dtype: str):
 def lm_config() -> dict:
     """The training command's gpt-lm defaults, on the pydoc text's vocabulary size."""
     from layerkit.text import Vocab, load_corpus
-    from layerkit.train import NET_DEFAULTS, resolve_args
+    from layerkit.cli_args import resolve
+    from layerkit.net_table import NETS
 
-    a = resolve_args(["--net", "gpt-lm"])
-    d = NET_DEFAULTS["gpt-lm"]
+    a = resolve(["--net", "gpt-lm"]).config
+    d = NETS["gpt-lm"].defaults
     return {"V": len(Vocab.from_text(load_corpus())), "T": d["seq_len"], "E": a.embed,
             "heads": a.heads, "layers": a.layers, "F": 4 * a.embed, "N": a.batch_size,
             "tie": a.tie_weights, "lr": a.lr}

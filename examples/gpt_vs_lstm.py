@@ -33,12 +33,20 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 from layerkit.text import char_lm_data  # noqa: E402
-from layerkit.train import NET_DEFAULTS, mean_nll, resolve_args, warm_allocator  # noqa: E402
+from layerkit.cli_args import resolve  # noqa: E402
+from layerkit.net_table import NETS as NET_TABLE  # noqa: E402
+from layerkit.train import mean_nll, warm_allocator  # noqa: E402
 from nets import CharRNNLM, TransformerLM  # noqa: E402
 from optim import Solver  # noqa: E402
 
 LN2 = math.log(2.0)
 NETS = ("lstm-lm", "gpt-lm")
+NET_DEFAULTS = {n: NET_TABLE[n].defaults for n in NETS}
+
+
+def resolve_args(argv):
+    """The training command's full configuration for ``argv``."""
+    return resolve(argv).config
 
 
 def build(net: str, vocab, seed: int):

@@ -50,6 +50,22 @@ def train(model, data, epochs: int, seed: int):
            verbose=False).train()
 
 
+def trained_convnet(epochs: int = 8, seed: int = 0):
+    """A ThreeLayerConvNet (32 3x3 filters, 128 hidden units) trained on the digits.
+
+    Returns (model, data, mean): data holds X_train, y_train, X_val, y_val (mean-
+    subtracted, (N, 1, 8, 8)); mean (1, 8, 8) is the training mean image."""
+    rng = np.random.default_rng(seed)
+    Xtr, ytr, Xv, yv, mean = load(seed)
+    model = ThreeLayerConvNet(input_dim=(1, 8, 8), num_filters=32, filter_size=3,
+                              hidden_dim=128, weight_scale=0.05, reg=1e-4,
+                              seed=int(rng.integers(2**31)))
+    data = {"X_train": Xtr, "y_train": ytr, "X_val": Xv, "y_val": yv}
+    with threadpool_limits(limits=1, user_api="blas"):  # tiny GEMMs: 1 thread is faster
+        train(model, data, epochs, seed=seed)
+    return model, data, mean
+
+
 def saliency(model, X, y):
     """|d score_y / dX|, the maximum over channels: (N, H, W)."""
     onehot = np.eye(model.params["W3"].shape[1], dtype=np.float32)[y]
@@ -78,14 +94,8 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0, help="data split, weights, minibatches")
     args = ap.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
-    rng = np.random.default_rng(args.seed)
-    Xtr, ytr, Xv, yv, mean = load(args.seed)
-    model = ThreeLayerConvNet(input_dim=(1, 8, 8), num_filters=32, filter_size=3,
-                              hidden_dim=128, weight_scale=0.05, reg=1e-4,
-                              seed=int(rng.integers(2**31)))
-    with threadpool_limits(limits=1, user_api="blas"):  # tiny GEMMs: 1 thread is faster
-        train(model, {"X_train": Xtr, "y_train": ytr, "X_val": Xv, "y_val": yv},
-              args.epochs, seed=args.seed)
+    model, data, mean = trained_convnet(args.epochs, args.seed)
+    Xv, yv = data["X_val"], data["y_val"]
     pred = to_numpy(model.loss(Xv)).argmax(axis=1)
     print(f"validation accuracy {np.mean(pred == yv):.4f} after {args.epochs} epochs")
 

@@ -2,6 +2,7 @@
 
 - ``eval_numerical_gradient``, ``eval_numerical_gradient_array``, ``grad_check_sparse``,
   ``rel_error``: the four CS231n functions, call-compatible.
+- ``check_module``: the same for a module or any function of Tensors (duck-typed).
 - ``check_layer``, ``check_loss``, ``check_net``: float64, random upstream gradient,
   kink-aware, purity-checking comparisons that raise ``GradientCheckError`` naming the
   worst element. ``fast=True`` checks random directions (with bisection on failure).
@@ -10,6 +11,7 @@
 """
 
 from .check import check_layer, check_loss, check_net
+from .module_check import check_module
 from .numeric import (eval_numerical_gradient, eval_numerical_gradient_array,
                       grad_check_sparse, rel_error)
 from .report import (ContractError, GradcheckPrecisionWarning, GradcheckReport,
@@ -18,7 +20,7 @@ from .report import (ContractError, GradcheckPrecisionWarning, GradcheckReport,
 
 __all__ = [
     "eval_numerical_gradient", "eval_numerical_gradient_array", "grad_check_sparse",
-    "rel_error", "check_layer", "check_loss", "check_net", "GradientCheckError",
+    "rel_error", "check_layer", "check_loss", "check_net", "check_module", "GradientCheckError",
     "MutationError", "NondeterminismError", "ContractError", "GradcheckReport",
     "InputReport", "GradcheckPrecisionWarning", "VacuousCheckWarning",
 ]

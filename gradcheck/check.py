@@ -165,7 +165,8 @@ def _run_pure(forward, backward, args, douts_fn, target, names):
 
 
 def check_layer(forward: Callable, backward: Callable, *inputs, dout=None, seed: int = 0,
-                fast: bool = False, fidelity_rtol: float = 1e-3, **options) -> GradcheckReport:
+                fast: bool = False, fidelity_rtol: float = 1e-3, wrt=None,
+                **options) -> GradcheckReport:
     """Check ``backward`` against numerical gradients of ``forward``.
 
     Inputs:
@@ -177,6 +178,9 @@ def check_layer(forward: Callable, backward: Callable, *inputs, dout=None, seed:
     - inputs: the forward's positional arguments
     - dout: upstream gradient(s); drawn standard normal from ``seed`` when None
     - fast: check ``num_probes`` random directions per input instead of every element
+    - wrt: positions of the inputs the backward differentiates (default: every float
+      array and param dict); other float inputs (a regression target) pass through,
+      upcast with the rest
     - options: h, rtol, atol, num_checks (sample elements), num_probes, ... (see Options)
 
     Returns a ``GradcheckReport``; raises ``GradientCheckError`` on a mismatch.
@@ -184,10 +188,11 @@ def check_layer(forward: Callable, backward: Callable, *inputs, dout=None, seed:
     opts = Options(fast=fast, **options)
     target = _target_name(forward)
     names = _names(forward, len(inputs))
-    slots = [i for i, a in enumerate(inputs) if _is_float_array(a) or _is_param_dict(a)]
+    floats = [i for i, a in enumerate(inputs) if _is_float_array(a) or _is_param_dict(a)]
+    slots = floats if wrt is None else [i for i in floats if i in set(wrt)]
     if not slots:
         raise ValueError(f"check_layer: {target} has no floating-point array input to check")
-    args64, low = _upcast(inputs, slots)
+    args64, low = _upcast(inputs, floats)
     rng = np.random.default_rng(seed)
     report = GradcheckReport(target, seed, "fast" if fast else "full")
 
@@ -326,14 +331,15 @@ def _conclude(report: GradcheckReport) -> GradcheckReport:
 def check_loss(loss_fn: Callable, x, y, *rest, **options) -> GradcheckReport:
     """Check a loss ``(loss, dx) = loss_fn(x, y, *rest)``: dx against numerical d(loss)/dx.
 
-    Options as for ``check_layer``; ``y`` (labels) and ``rest`` (e.g. the bool mask of
-    ``temporal_softmax_loss``) pass through undifferentiated.
+    Options as for ``check_layer``; ``y`` (labels, or the float targets of a regression
+    loss) and ``rest`` (e.g. the bool mask of ``temporal_softmax_loss``) pass through
+    undifferentiated: a loss's gradient is on its first input only.
     """
     def backward(dloss, dx):
         return dx * dloss
 
     backward.__name__ = _target_name(loss_fn)
-    return check_layer(loss_fn, backward, x, y, *rest, **options)
+    return check_layer(loss_fn, backward, x, y, *rest, wrt=(0,), **options)
 
 
 def check_net(model, X, y, *, seed: int = 0, fast: bool = False, params=None,

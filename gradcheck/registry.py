@@ -6,7 +6,10 @@ The entries are written beside their strategies, one file per family in
 
 The conformance suite (tests/test_conformance.py) runs every entry through the same
 checks on every backend and dtype, and a test compares this registry with the public
-names ``layers`` exports, so a new layer cannot skip the suite.
+names ``layers`` exports, so a new layer cannot skip the suite. The bad-input suite
+(tests/test_bad_inputs.py, cases from ``gradcheck.badinput``) is generated from the same
+entries: each declares its arguments' axes (``layout``) and what N = 0 means
+(``empty_batch``).
 
 ``make(rng, dtype)`` returns a ``LayerCase`` big enough (~1e4-1e5 elements) for memory
 and layout tests; ``strategy(dtype)`` draws small ones for property-based checks.

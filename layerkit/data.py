@@ -7,6 +7,8 @@
 - ``split(X, y, num_val, num_test, seed)``: a seeded train/val/test split.
 - ``subtract_mean(data)``: centre every split on the training set's mean image.
 - ``get_data(name, ...)``: one call for the training command: load, split, centre.
+- ``make_spiral``, ``make_moons``, ``make_circles``, ``make_xor``: toy 2-D classification
+  sets generated in code from a seed (``TOY_DATASETS``), the first thing to train.
 
 Images come back as float32 ``(N, C, H, W)`` scaled to [0, 1], labels as int64 ``(N,)``.
 
@@ -24,10 +26,14 @@ import struct
 
 import numpy as np
 
-__all__ = ["load_digits", "load_cifar10", "load_mnist", "read_idx", "split", "subtract_mean",
-           "get_data", "DATASETS"]
+from layers import _validate as v
 
-DATASETS = ("digits", "cifar10", "mnist")
+__all__ = ["load_digits", "load_cifar10", "load_mnist", "read_idx", "split", "subtract_mean",
+           "get_data", "DATASETS", "TOY_DATASETS", "make_spiral", "make_moons",
+           "make_circles", "make_xor", "make_toy"]
+
+TOY_DATASETS = ("spiral", "moons", "circles", "xor")
+DATASETS = ("digits", "cifar10", "mnist", *TOY_DATASETS)
 
 
 def load_digits(dtype=np.float32):
@@ -115,6 +121,9 @@ def read_idx(path: str) -> np.ndarray:
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
         raise ValueError(f"{path}: not an IDX file (bad magic number {raw[:4]!r})")
     ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise ValueError(f"{path}: the IDX header is cut short ({len(raw)} bytes; {ndim} "
+                         f"dimensions need {4 + 4 * ndim})")
     shape = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
     dtype = np.dtype(_IDX_TYPES[raw[2]])
     body = raw[4 + 4 * ndim:]
@@ -163,7 +172,11 @@ def split(X, y, num_val: int, num_test: int = 0, seed: int | None = 0) -> dict:
     N = X.shape[0]
     if y.shape[0] != N:
         raise ValueError(f"split: X has {N} examples but y has {y.shape[0]}")
-    if num_val < 0 or num_test < 0 or num_val + num_test >= N:
+    num_val, num_test = v.integer("split", "num_val", num_val, 0), \
+        v.integer("split", "num_test", num_test, 0)
+    if seed is not None:
+        seed = v.integer("split", "seed", seed, 0)
+    if num_val + num_test >= N:
         raise ValueError(f"split: num_val + num_test must leave training data; got "
                          f"{num_val} + {num_test} of N = {N}")
     order = np.random.default_rng(seed).permutation(N)
@@ -192,6 +205,8 @@ def get_data(name: str = "digits", folder: str | None = None, num_val: int | Non
     """Load dataset ``name``, split it and (by default) subtract the training mean.
 
     digits: 1797 images split 1297 / 250 / 250 (train / val / test) by default.
+    spiral, moons, circles, xor: toy 2-D points (X (N, 2)) generated from ``seed``,
+    N = 1000 split 600 / 200 / 200 by default.
     cifar10, mnist: the official test set; num_val (default 1000 / 5000) is carved from the
     training files. ``num_train`` keeps only that many training examples (quick runs).
     """
@@ -199,6 +214,10 @@ def get_data(name: str = "digits", folder: str | None = None, num_val: int | Non
         X, y = load_digits(dtype)
         data = split(X, y, 250 if num_val is None else num_val,
                      250 if num_test is None else num_test, seed)
+    elif name in TOY_DATASETS:
+        X, y = make_toy(name, seed=seed, dtype=dtype)
+        data = split(X, y, 200 if num_val is None else num_val,
+                     200 if num_test is None else num_test, seed)
     elif name in ("cifar10", "mnist"):
         if folder is None:
             raise ValueError(f"{name} is read from local files: give the folder (--data-dir)")
@@ -211,5 +230,82 @@ def get_data(name: str = "digits", folder: str | None = None, num_val: int | Non
     else:
         raise ValueError(f"dataset must be one of {DATASETS}; got {name!r}")
     if num_train is not None:
+        num_train = v.integer("get_data", "num_train", num_train, 1)  # (0: a NaN mean image)
         data["X_train"], data["y_train"] = data["X_train"][:num_train], data["y_train"][:num_train]
     return subtract_mean(data) if center else data
+
+
+# --- toy 2-D data ------------------------------------------------------------------------
+# Each returns X (N, 2) of ``dtype`` (coordinates of order 1) and y (N,) int64, N =
+# n_per_class * classes, examples in class order; the same seed gives the same points.
+
+
+def _toy_out(parts, dtype):
+    X = np.concatenate([p for p, _ in parts]).astype(dtype)
+    y = np.concatenate([np.full(len(p), c, np.int64) for p, c in parts])
+    return X, y
+
+
+def make_spiral(n_per_class: int = 100, classes: int = 3, noise: float = 0.2, seed=0,
+                dtype=np.float32):
+    """CS231n's spiral: ``classes`` arms winding once around the origin, radius 0 to 1,
+    angular noise ``noise`` (radians). Not linearly separable for any classes >= 2."""
+    rng = np.random.default_rng(seed)
+    r = np.linspace(0.0, 1.0, n_per_class)  # (n,)
+    parts = []
+    for c in range(classes):
+        t = np.linspace(c * 4.0, (c + 1) * 4.0, n_per_class) + noise * rng.standard_normal(
+            n_per_class)
+        parts.append((np.c_[r * np.sin(t), r * np.cos(t)], c))
+    return _toy_out(parts, dtype)
+
+
+def make_moons(n_per_class: int = 250, noise: float = 0.1, seed=0, dtype=np.float32):
+    """Two interleaved half circles (scikit-learn's layout: radius 1, the second moon
+    shifted by (1, -0.5)), Gaussian noise of std ``noise``; centred on the origin."""
+    rng = np.random.default_rng(seed)
+    t = np.pi * rng.random(n_per_class)
+    upper = np.c_[np.cos(t), np.sin(t)]
+    t = np.pi * rng.random(n_per_class)
+    lower = np.c_[1 - np.cos(t), 0.5 - np.sin(t)]
+    parts = [(p + noise * rng.standard_normal(p.shape) - [0.5, 0.25], c)
+             for c, p in enumerate([upper, lower])]
+    return _toy_out(parts, dtype)
+
+
+def make_circles(n_per_class: int = 250, factor: float = 0.5, noise: float = 0.08, seed=0,
+                 dtype=np.float32):
+    """Two concentric rings, radius 1 (class 0) and ``factor`` (class 1), Gaussian noise
+    of std ``noise``."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for c, radius in enumerate([1.0, factor]):
+        t = 2 * np.pi * rng.random(n_per_class)
+        ring = radius * np.c_[np.cos(t), np.sin(t)]
+        parts.append((ring + noise * rng.standard_normal(ring.shape), c))
+    return _toy_out(parts, dtype)
+
+
+def make_xor(n_per_class: int = 250, noise: float = 0.0, seed=0, dtype=np.float32):
+    """Points uniform in [-1, 1]^2, class 1 where the signs of x and y differ (XOR of the
+    quadrants); ``noise`` moves points by Gaussian noise after labelling."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for c in (0, 1):
+        p = rng.uniform(0.05, 1.0, (n_per_class, 2))  # a margin of 0.1 between quadrants
+        p *= rng.choice([-1.0, 1.0], (n_per_class, 1))  # same sign for x and y ...
+        if c == 1:
+            p[:, 1] *= -1  # ... or opposite signs
+        parts.append((p + noise * rng.standard_normal(p.shape), c))
+    return _toy_out(parts, dtype)
+
+
+def make_toy(name: str, n: int = 1000, seed=0, dtype=np.float32):
+    """The toy set ``name`` (one of TOY_DATASETS) with about ``n`` points in all."""
+    makers = {"spiral": lambda: make_spiral(n // 3, seed=seed, dtype=dtype),
+              "moons": lambda: make_moons(n // 2, seed=seed, dtype=dtype),
+              "circles": lambda: make_circles(n // 2, seed=seed, dtype=dtype),
+              "xor": lambda: make_xor(n // 2, seed=seed, dtype=dtype)}
+    if name not in makers:
+        raise ValueError(f"make_toy: name must be one of {TOY_DATASETS}; got {name!r}")
+    return makers[name]()

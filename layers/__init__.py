@@ -21,8 +21,9 @@ from .conv_sandwich import (conv_bn_relu_backward, conv_bn_relu_forward,
                             conv_relu_pool_forward)
 from .core import (affine_backward, affine_forward, dropout_backward, dropout_forward,
                    relu_backward, relu_forward)
+from .graph import graph_conv_backward, graph_conv_forward, normalize_adjacency
 from .gru import gru_backward, gru_forward, gru_step_backward, gru_step_forward
-from .losses import softmax_loss, svm_loss
+from .losses import distillation_loss, l1_loss, l2_loss, softmax_loss, svm_loss
 from .norm import (batchnorm_backward, batchnorm_backward_alt, batchnorm_forward,
                    layernorm_backward, layernorm_forward)
 from .pool import (global_avg_pool_backward, global_avg_pool_forward, max_pool_backward,
@@ -47,7 +48,8 @@ __all__ = [
     "affine_forward", "affine_backward",
     "relu_forward", "relu_backward",
     "dropout_forward", "dropout_backward",
-    "softmax_loss", "svm_loss",
+    "softmax_loss", "svm_loss", "l1_loss", "l2_loss",
+    "distillation_loss",
     # convolution and pooling ("set_threads": opt-in batch split over Python threads)
     "set_threads", "get_threads",
     "conv_output_shape", "im2col", "col2im",
@@ -81,6 +83,7 @@ __all__ = [
     "word_embedding_forward", "word_embedding_backward",
     "temporal_affine_forward", "temporal_affine_backward",
     "temporal_softmax_loss",
+    "normalize_adjacency", "graph_conv_forward", "graph_conv_backward",
     "gelu_forward", "gelu_backward", "causal_mask",
     "positional_embedding_forward", "positional_embedding_backward",
     "transformer_block_forward", "transformer_block_backward",

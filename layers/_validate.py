@@ -6,6 +6,8 @@ it needs, so a user never has to decode a broadcasting error from deep inside nu
 
 from __future__ import annotations
 
+import math
+from numbers import Integral, Real
 from typing import Any, Mapping
 
 from .backend import get_xp, is_array
@@ -107,8 +109,10 @@ def same_dtype(fn: str, **arrays):
     """All floating arrays given must share one dtype (float32 in means float32 out)."""
     dtypes = {n: a.dtype for n, a in arrays.items() if a is not None}
     if len(set(dtypes.values())) > 1:
-        listed = ", ".join(f"{n} is {d}" for n, d in dtypes.items())
-        raise TypeError(f"{fn}: inputs must share one floating dtype; {listed}")
+        first, want = next(iter(dtypes.items()))
+        odd = ", ".join(f"{n} is {d}" for n, d in dtypes.items() if d != want)
+        raise TypeError(f"{fn}: inputs must share one floating dtype; {first} is {want} but "
+                        f"{odd}")
 
 
 def keys(fn: str, name: str, d: Any, required: tuple[str, ...]):
@@ -129,3 +133,90 @@ def choice(fn: str, name: str, value: Any, allowed: tuple):
     if value not in allowed:
         raise ValueError(f"{fn}: {name} must be one of {allowed}; got {value!r}")
     return value
+
+
+def integer(fn: str, name: str, value: Any, minimum: int = 0) -> int:
+    """An integer setting (a stride, a group count, a number of heads) as a Python int.
+
+    Any integer type counts (``np.int64(2)`` as well as ``2``); ``True``, floats, None and
+    strings are a ``TypeError``; a value below ``minimum`` is a ``ValueError``.
+    """
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{fn}: {name} must be an integer >= {minimum}; got "
+                        f"{type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{fn}: {name} must be an integer >= {minimum}; got {value!r}")
+    return int(value)
+
+
+def number(fn: str, name: str, value: Any, *, low: float | None = None,
+           high: float | None = None, low_open: bool = False, why: str = "") -> float:
+    """A real setting (eps, momentum, a keep probability) as a Python float.
+
+    A Python float keeps float32 arithmetic in float32 (a numpy float64 scalar would
+    promote it). NaN, inf, bools, strings and None are refused; ``low``/``high`` bound the
+    value (``low_open``: strictly above ``low``). ``why`` ends the message.
+    """
+    if low is not None and high is not None:
+        bounds = f" in {'(' if low_open else '['}{low:g}, {high:g}]"
+    elif low is not None:
+        bounds = f" {'>' if low_open else '>='} {low:g}"
+    else:
+        bounds = "" if high is None else f" <= {high:g}"
+    why = f" ({why})" if why else ""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{fn}: {name} must be a number{bounds}{why}; got "
+                        f"{type(value).__name__} {value!r}")
+    f = float(value)
+    ok = math.isfinite(f) and (low is None or (f > low if low_open else f >= low)) and \
+        (high is None or f <= high)
+    if not ok:
+        finite = "" if math.isfinite(f) else "finite "
+        raise ValueError(f"{fn}: {name} must be a {finite}number{bounds}{why}; got {value!r}")
+    return f
+
+
+def nonempty(fn: str, name: str, a, why: str):
+    """Refuse an empty batch (N = 0) where the result would be a mean over no examples."""
+    if a.shape[0] == 0:
+        raise ValueError(f"{fn}: {name} holds no examples (shape {_shape(a.shape)}); {why}")
+    return a
+
+
+def nonnegative(fn: str, name: str, a):
+    """Refuse an array with a negative or NaN entry (a variance); one host sync."""
+    if a.size and not bool((a >= 0).all()):
+        bad = get_xp(a).asarray(a)[~(a >= 0)][:1]
+        raise ValueError(f"{fn}: {name} must be >= 0 everywhere (a variance); it holds "
+                         f"{float(bad[0])!r}")
+    return a
+
+
+# --- the keys of the norm layers' param dicts (bn_param, ln_param, gn_param) -------------
+
+
+def eps(fn: str, dname: str, d: Mapping, default: float = 1e-5) -> float:
+    """``d['eps']`` (or ``default``): a finite number > 0."""
+    return number(fn, f"{dname}['eps']", d.get("eps", default), low=0, low_open=True,
+                  why="it keeps a constant feature finite")
+
+
+def momentum(fn: str, dname: str, d: Mapping, default: float = 0.9) -> float:
+    """``d['momentum']`` (or ``default``): a number in [0, 1]."""
+    return number(fn, f"{dname}['momentum']", d.get("momentum", default), low=0, high=1,
+                  why="running = momentum * running + (1 - momentum) * batch")
+
+
+def running_stat(fn: str, dname: str, d: Mapping, key: str, x, size: int, letter: str):
+    """``d[key]``, a running mean or variance: None when absent, else a (size,) floating
+    array (an integer one cast to x's dtype); ``running_var`` must be >= 0 everywhere."""
+    r = d.get(key)
+    if r is None:
+        return None
+    name = f"{dname}[{key!r}]"
+    r = float_param(fn, name, r, x, ndim=1, what=f"({letter},)")
+    if r.shape[0] != size:
+        shape(fn, name, r, (size,), f"({letter},) with {letter} = {size} from x")
+    if key == "running_var":
+        nonnegative(fn, name, r)
+    return r

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 from . import _validate as val
+from ._cache import backward_of, forward_layer
 from .backend import get_backend, get_xp
 from .core import dropout_backward, dropout_forward
 
@@ -28,7 +29,8 @@ def _check_mask(fn, mask, score_shape):
         xp.broadcast_shapes(mask.shape, score_shape)
     except ValueError:
         raise ValueError(f"{fn}: mask of shape {tuple(mask.shape)} does not broadcast to the "
-                         f"score shape {tuple(score_shape)}") from None
+                         f"score shape (..., S, T) = {tuple(score_shape)} (S from q, T from "
+                         "k)") from None
     return mask
 
 
@@ -49,8 +51,11 @@ def attention_forward(q, k, v, mask=None, dropout_param=None):
     """
     fn = "attention_forward"
     val.array(fn, "q", q, min_ndim=2, what="(..., S, d)")
-    val.array(fn, "k", k, min_ndim=2, what="(..., T, d)")
-    val.array(fn, "v", v, min_ndim=2, what="(..., T, dv)")
+    k = val.float_param(fn, "k", k, q, what="(..., T, d)")
+    v = val.float_param(fn, "v", v, q, what="(..., T, dv)")
+    for name, a in (("k", k), ("v", v)):
+        if a.ndim < 2:
+            val.array(fn, name, a, min_ndim=2, what="(..., T, d)")
     xp = get_xp(q, k, v, mask)
     val.same_dtype(fn, q=q, k=k, v=v)
     if k.shape[-1] != q.shape[-1]:
@@ -59,6 +64,12 @@ def attention_forward(q, k, v, mask=None, dropout_param=None):
     if v.shape[-2] != k.shape[-2]:
         raise ValueError(f"{fn}: v must have shape (..., T, dv) with T = {k.shape[-2]} (k's "
                          f"rows); got {tuple(v.shape)}")
+    try:
+        xp.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except ValueError:
+        raise ValueError(f"{fn}: the leading (batch, head) axes of q {tuple(q.shape)}, "
+                         f"k {tuple(k.shape)} and v {tuple(v.shape)} do not broadcast "
+                         "together") from None
     scale = 1.0 / math.sqrt(q.shape[-1])
     # The scores are computed transposed, (..., T, S): the softmax then reduces over a
     # non-contiguous axis, which numpy vectorises across S (a max over the short
@@ -169,18 +180,22 @@ def multihead_attention_forward(query, key, value, params, num_heads, mask=None,
     """
     fn = "multihead_attention_forward"
     val.array(fn, "query", query, ndim=3, what="(N, S, E)")
-    val.array(fn, "key", key, ndim=3, what="(N, T, E)")
-    val.array(fn, "value", value, ndim=3, what="(N, T, E)")
+    key = val.float_param(fn, "key", key, query, ndim=3, what="(N, T, E)")
+    value = val.float_param(fn, "value", value, query, ndim=3, what="(N, T, E)")
     val.keys(fn, "params", params, MHA_KEYS)
     N, S, E = query.shape
-    val.shape(fn, "key", key, (N, None, E), "(N, T, E)")
+    val.shape(fn, "key", key, (N, None, E), f"(N, T, E) with N, E = {N}, {E} from query")
     val.shape(fn, "value", value, key.shape, "(N, T, E), the shape of key")
-    if not isinstance(num_heads, int) or num_heads < 1 or E % num_heads:
+    num_heads = val.integer(fn, "num_heads", num_heads, 1)
+    if E % num_heads:
         raise ValueError(f"{fn}: num_heads must be a positive int dividing E = {E}; "
                          f"got {num_heads!r}")
-    for name in MHA_KEYS:
-        val.shape(fn, f"params[{name!r}]", params[name], (E, E) if name[0] == "W" else (E,))
-    val.same_dtype(fn, query=query, key=key, value=value, Wq=params["Wq"])
+    params = {name: val.float_param(fn, f"params[{name!r}]", params[name], query,
+                                    ndim=2 if name[0] == "W" else 1) for name in MHA_KEYS}
+    for name, p in params.items():
+        val.shape(fn, f"params[{name!r}]", p, (E, E) if name[0] == "W" else (E,),
+                  f"with E = {E} from query")
+    val.same_dtype(fn, query=query, key=key, value=value, **params)
     q = _split_heads(_project(query, params["Wq"], params["bq"]), num_heads)
     k = _split_heads(_project(key, params["Wk"], params["bk"]), num_heads)
     vv = _split_heads(_project(value, params["Wv"], params["bv"]), num_heads)
@@ -215,6 +230,15 @@ def multihead_attention_backward(dout, cache):
     return dquery, dkey, dvalue, dparams
 
 
+# The tagged caches and the dout checks of layers/_cache.py, applied here rather than as
+# decorators so that the bodies above (being reworked for speed) merge without conflicts.
+attention_forward = forward_layer(attention_forward)
+attention_backward = backward_of("attention_forward")(attention_backward)
+multihead_attention_forward = forward_layer(multihead_attention_forward)
+multihead_attention_backward = backward_of("multihead_attention_forward")(
+    multihead_attention_backward)
+
+
 def positional_encoding(T, D, dtype="float32", xp=None):
     """The sinusoidal position table of "Attention is all you need" (no gradient).
 
@@ -227,9 +251,8 @@ def positional_encoding(T, D, dtype="float32", xp=None):
     Returns:
     - pe: (T, D)
     """
-    if not (isinstance(T, int) and isinstance(D, int) and T >= 0 and D >= 1):
-        raise ValueError(f"positional_encoding: T must be an int >= 0 and D an int >= 1; "
-                         f"got T={T!r}, D={D!r}")
+    T = val.integer("positional_encoding", "T", T, 0)
+    D = val.integer("positional_encoding", "D", D, 1)
     xp = xp or get_backend()
     t = xp.arange(T, dtype="float64")[:, None]  # (T, 1); built once, then cast
     freqs = xp.exp(-math.log(10000.0) * xp.arange(0, D, 2, dtype="float64") / D)  # (ceil(D/2),)

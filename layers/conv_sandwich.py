@@ -7,6 +7,7 @@ All use the fast conv and pool.
 
 from __future__ import annotations
 
+from ._cache import backward_of, forward_layer
 from .backend import get_xp
 from .conv import conv_backward_fast, conv_forward_fast
 from .core import relu_backward, relu_forward
@@ -21,6 +22,7 @@ __all__ = [
 ]
 
 
+@forward_layer
 def conv_relu_forward(x, w, b, conv_param):
     """conv -> relu.
 
@@ -36,6 +38,7 @@ def conv_relu_forward(x, w, b, conv_param):
     return out, (conv_cache, relu_cache)
 
 
+@backward_of("conv_relu_forward")
 def conv_relu_backward(dout, cache):
     """Backward pass of conv_relu.
 
@@ -50,6 +53,7 @@ def conv_relu_backward(dout, cache):
     return conv_backward_fast(da, conv_cache)
 
 
+@forward_layer
 def conv_relu_pool_forward(x, w, b, conv_param, pool_param):
     """conv -> relu -> max pool.
 
@@ -67,6 +71,7 @@ def conv_relu_pool_forward(x, w, b, conv_param, pool_param):
     return out, (conv_cache, relu_cache, pool_cache)
 
 
+@backward_of("conv_relu_pool_forward")
 def conv_relu_pool_backward(dout, cache):
     """Backward pass of conv_relu_pool.
 
@@ -82,6 +87,7 @@ def conv_relu_pool_backward(dout, cache):
     return conv_backward_fast(da, conv_cache)
 
 
+@forward_layer
 def conv_bn_relu_forward(x, w, b, gamma, beta, conv_param, bn_param):
     """conv -> spatial batchnorm -> relu.
 
@@ -100,6 +106,7 @@ def conv_bn_relu_forward(x, w, b, gamma, beta, conv_param, bn_param):
     return out, (conv_cache, bn_cache, relu_cache, bn_param["mode"] == "train")
 
 
+@backward_of("conv_bn_relu_forward")
 def conv_bn_relu_backward(dout, cache):
     """Backward pass of conv_bn_relu.
 
@@ -115,6 +122,7 @@ def conv_bn_relu_backward(dout, cache):
     return _conv_before_bn_backward(da, conv_cache, train) + (dgamma, dbeta)
 
 
+@forward_layer
 def conv_bn_relu_pool_forward(x, w, b, gamma, beta, conv_param, bn_param, pool_param):
     """conv -> spatial batchnorm -> relu -> max pool.
 
@@ -133,6 +141,7 @@ def conv_bn_relu_pool_forward(x, w, b, gamma, beta, conv_param, bn_param, pool_p
     return out, (conv_cache, bn_cache, relu_cache, pool_cache, bn_param["mode"] == "train")
 
 
+@backward_of("conv_bn_relu_pool_forward")
 def conv_bn_relu_pool_backward(dout, cache):
     """Backward pass of conv_bn_relu_pool.
 

@@ -15,7 +15,7 @@ sigmoid(s) = 0.5 * (1 + tanh(s / 2)), with the halving folded into the r, z weig
 
 from __future__ import annotations
 
-from . import _validate as v
+from ._cache import backward_of, forward_layer
 from .backend import get_xp
 from .recurrent import check_cell_inputs, half_gates, hidden_grad, input_grads, shifted
 
@@ -31,6 +31,7 @@ def _sigmoid_half(s):
     return s
 
 
+@forward_layer
 def gru_step_forward(x, prev_h, Wx, Wh, b):
     """One GRU step (gate order r, z, n; see the module doc for the equations).
 
@@ -45,7 +46,8 @@ def gru_step_forward(x, prev_h, Wx, Wh, b):
     - next_h: (N, H)
     - cache: what gru_step_backward needs
     """
-    _, _, _, H = check_cell_inputs("gru_step_forward", 3, x, prev_h, Wx, Wh, b, seq=False)
+    (_, _, _, H), (prev_h, Wx, Wh, b, _) = check_cell_inputs("gru_step_forward", 3, x, prev_h,
+                                                             Wx, Wh, b, seq=False)
     xp = get_xp(x)
     a = x @ Wx  # (N, 3H), our own temporary
     a += b
@@ -61,6 +63,7 @@ def gru_step_forward(x, prev_h, Wx, Wh, b):
     return next_h, (x, prev_h, Wx, Wh, r, z, n, un)
 
 
+@backward_of("gru_step_forward")
 def gru_step_backward(dnext_h, cache):
     """Backward pass of one GRU step.
 
@@ -74,7 +77,6 @@ def gru_step_backward(dnext_h, cache):
     - dWx: (D, 3H), dWh: (H, 3H), db: (3H,)
     """
     x, prev_h, Wx, Wh, r, z, n, un = cache
-    v.shape("gru_step_backward", "dnext_h", dnext_h, n.shape, "(N, H), like next_h")
     xp = get_xp(dnext_h, n)
     dan = dnext_h * (1 - z) * (1 - n * n)  # (N, H) gradient of n's pre-activation
     dar = dan * un * r * (1 - r)
@@ -85,6 +87,7 @@ def gru_step_backward(dnext_h, cache):
     return dxw @ Wx.T, dprev_h, x.T @ dxw, prev_h.T @ dhw, dxw.sum(axis=0)
 
 
+@forward_layer
 def gru_forward(x, h0, Wx, Wh, b):
     """A GRU over a whole sequence (loop over time only).
 
@@ -97,7 +100,8 @@ def gru_forward(x, h0, Wx, Wh, b):
     - h: (N, T, H) hidden states of every step
     - cache: what gru_backward needs
     """
-    N, T, D, H = check_cell_inputs("gru_forward", 3, x, h0, Wx, Wh, b, seq=True, h_name="h0")
+    (N, T, D, H), (h0, Wx, Wh, b, _) = check_cell_inputs("gru_forward", 3, x, h0, Wx, Wh, b,
+                                                         seq=True, h_name="h0")
     xp = get_xp(x)
     # Input projections of every step (r, z columns halved); the loop turns G[:, t] into
     # the gate values [r, z, n] in place.
@@ -127,6 +131,7 @@ def gru_forward(x, h0, Wx, Wh, b):
     return h, (x, h0, Wx, Wh, G, U, h)
 
 
+@backward_of("gru_forward")
 def gru_backward(dh, cache):
     """Backward pass of gru_forward.
 
@@ -140,7 +145,6 @@ def gru_backward(dh, cache):
     - dWx: (D, 3H), dWh: (H, 3H), db: (3H,)
     """
     x, h0, Wx, Wh, G, U, h = cache
-    v.shape("gru_backward", "dh", dh, h.shape, "(N, T, H), like h")
     xp = get_xp(dh, h)
     N, T, H = h.shape
     r, z, n = G[..., :H], G[..., H:2 * H], G[..., 2 * H:]

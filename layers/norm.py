@@ -9,18 +9,9 @@ mode. With eps > 0, a constant feature gives xhat = 0 and finite gradients.
 
 from __future__ import annotations
 
-from numbers import Real
-
 from . import _validate as v
+from ._cache import backward_of, forward_layer
 from .backend import get_xp
-
-
-def _eps(fn: str, name: str, param: dict, default: float = 1e-5) -> float:
-    eps = param.get("eps", default)
-    if isinstance(eps, bool) or not isinstance(eps, Real) or not eps > 0:
-        raise ValueError(f"{fn}: {name}['eps'] must be a number > 0 (it keeps a constant "
-                         f"feature finite); got {eps!r}")
-    return float(eps)
 
 
 def _check_affine_params(fn: str, x, gamma, beta):
@@ -41,7 +32,8 @@ def _check_affine_params(fn: str, x, gamma, beta):
 
 def _column_sums(a):
     """sum over axis 0 of a (N, D) array as a BLAS matrix-vector product: it reads ``a``
-    with all of BLAS's threads, about 2x faster here than ``a.sum(axis=0)``."""
+    with all of BLAS's threads, faster than ``a.sum(axis=0)`` (benchmarks/README.md,
+    "Design measurements")."""
     xp = get_xp(a)
     return xp.ones(a.shape[0], dtype=a.dtype) @ a  # (D,)
 
@@ -81,6 +73,7 @@ def _tiled(vec, k: int):
 
 
 
+@forward_layer
 def batchnorm_forward(x, gamma, beta, bn_param):
     """Forward pass of batch normalisation.
 
@@ -112,27 +105,26 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     gamma, beta = _check_affine_params(fn, x, gamma, beta)
     v.keys(fn, "bn_param", bn_param, ("mode",))
     mode = v.choice(fn, "bn_param['mode']", bn_param["mode"], ("train", "test"))
-    eps = _eps(fn, "bn_param", bn_param)
-    momentum = float(bn_param.get("momentum", 0.9))
+    eps = v.eps(fn, "bn_param", bn_param)
+    momentum = v.momentum(fn, "bn_param", bn_param)
     xp = get_xp(x, gamma, beta)
     N, D = x.shape
-    running_mean = bn_param.get("running_mean")
-    running_var = bn_param.get("running_var")
+    running_mean = v.running_stat(fn, "bn_param", bn_param, "running_mean", x, D, "D")
+    running_var = v.running_stat(fn, "bn_param", bn_param, "running_var", x, D, "D")
     if running_mean is None:
         running_mean = xp.zeros(D, dtype=x.dtype)
     if running_var is None:
         running_var = xp.zeros(D, dtype=x.dtype)
-    for name, r in (("running_mean", running_mean), ("running_var", running_var)):
-        v.array(fn, f"bn_param['{name}']", r, ndim=1, what="(D,)")
-        if r.shape[0] != D:
-            v.shape(fn, f"bn_param['{name}']", r, (D,), f"(D,) with D = {D} from x")
+    if mode == "train":
+        v.nonempty(fn, "x", x, "train mode needs a batch mean and variance; use mode 'test' "
+                   "(the running statistics) for an empty batch")
 
     k = _rows_joined(N, D, x)
     if mode == "train":
         mean = _column_sums(x) / N  # (D,)
         xc = (_wide(x, k) - _tiled(mean, k)).reshape(N, D)  # (N, D), centred
         var = xp.einsum("nd,nd->d", xc, xc) / N  # (D,), biased; no (N, D) temporary
-        inv_std = 1.0 / xp.sqrt(var + eps)  # (D,)
+        inv_std = stable_inv_std(xc, var, eps, 0)  # (D,); finite where var overflowed
         # kept in x's dtype, so a float64 call (a gradient check) cannot leave float64
         # statistics behind for later float32 calls, nor the reverse
         bn_param["running_mean"] = (momentum * running_mean
@@ -156,6 +148,7 @@ def _batchnorm_test_backward(dout, xc, inv_std, gamma):
     return dout * (gamma * inv_std), dgamma, dbeta
 
 
+@backward_of("batchnorm_forward")
 def batchnorm_backward(dout, cache):
     """Backward pass of batch normalisation, stage by stage through the computation graph
     mean -> centre -> variance -> 1/std -> xhat -> gamma * xhat + beta.
@@ -188,6 +181,7 @@ def batchnorm_backward(dout, cache):
     return dx, dgamma, dbeta
 
 
+@backward_of("batchnorm_forward")
 def batchnorm_backward_alt(dout, cache):
     """Backward pass of batch normalisation in one simplified expression (same result as
     batchnorm_backward, fewer passes over the data):
@@ -225,6 +219,38 @@ def batchnorm_backward_alt(dout, cache):
 # --- layernorm ------------------------------------------------------------------------
 
 
+def stable_inv_std(xc, var, eps: float, axes):
+    """1 / sqrt(var + eps) for var = mean(xc ** 2) over ``axes`` (var's shape: xc's with
+    those axes reduced, or kept as 1s).
+
+    Finite inputs give a finite, correct result even where the variance overflowed (float32
+    values beyond ~1e19 square to inf): then it is recomputed on xc scaled by its largest
+    magnitude s per statistic, as (1 / sqrt(var(xc / s) + eps / s^2)) / s. One check of
+    ``var`` (a host sync on a GPU) on the normal path.
+    """
+    xp = get_xp(xc)
+    if bool(xp.isfinite(var).all()) or not bool(xp.isfinite(xc).all()):
+        return 1.0 / xp.sqrt(var + eps)
+    s = xp.abs(xc).max(axis=axes, keepdims=True)  # > 0 where var overflowed
+    s[s == 0] = 1
+    xs = xc / s
+    var_s = (xs * xs).mean(axis=axes, keepdims=True)
+    r = 1.0 / xp.sqrt(var_s + eps / s / s) / s  # (eps / s / s: no overflow in s * s)
+    return r.reshape(var.shape)
+
+
+def normalize_last_axis(x, eps: float):
+    """xhat = (x - mean) / sqrt(var + eps) over the last axis (biased variance), and
+    inv_std of shape (..., 1); finite for finite x (see ``stable_inv_std``)."""
+    xp = get_xp(x)
+    xhat = x - x.mean(axis=-1, keepdims=True)  # centred; normalised in place below
+    var = xp.einsum("...d,...d->...", xhat, xhat)[..., None] / x.shape[-1]  # (..., 1)
+    r = stable_inv_std(xhat, var, eps, -1)
+    xhat *= r
+    return xhat, r
+
+
+@forward_layer
 def layernorm_forward(x, gamma, beta, ln_param):
     """Forward pass of layer normalisation: each example (row) is normalised over its D
     features with its own mean and biased variance; no running statistics, so train and
@@ -244,18 +270,14 @@ def layernorm_forward(x, gamma, beta, ln_param):
     gamma, beta = _check_affine_params(fn, x, gamma, beta)
     if not isinstance(ln_param, dict):
         raise TypeError(f"{fn}: ln_param must be a dict; got {type(ln_param).__name__}")
-    eps = _eps(fn, "ln_param", ln_param)
-    xp = get_xp(x, gamma, beta)
-    D = x.shape[1]
-    xhat = x - x.mean(axis=1, keepdims=True)  # (N, D), centred; normalised in place
-    var = xp.einsum("nd,nd->n", xhat, xhat)[:, None] / D  # (N, 1), biased
-    inv_std = 1.0 / xp.sqrt(var + eps)  # (N, 1)
-    xhat *= inv_std
+    eps = v.eps(fn, "ln_param", ln_param)
+    xhat, inv_std = normalize_last_axis(x, eps)  # (N, D), (N, 1)
     out = xhat * gamma
     out += beta
     return out, (xhat, inv_std, gamma)
 
 
+@backward_of("layernorm_forward")
 def layernorm_backward(dout, cache):
     """Backward pass of layer normalisation (batchnorm's simplified formula with the roles
     of the axes swapped: the sums run over the D features of each example).

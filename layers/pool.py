@@ -5,7 +5,8 @@ The fast max pool never forms the windows. For each of the ph*pw offsets (i, j) 
 window, ``x[:, :, i::stride, j::stride]`` (cut to OH x OW) is the (N, C, OH, OW) array of
 the (i, j)-th element of every window, so the pool is an elementwise maximum over ph*pw
 strided slices. numpy's reductions over tiny trailing axes (the CS231n reshape path) run
-an inner loop of 2 elements and were 17-30x slower here than these full-width maxima.
+an inner loop of 2 elements and are an order of magnitude slower than these full-width
+maxima (measured in benchmarks/README.md, "Design measurements").
 Overlapping windows (stride < pool) need nothing special.
 
 Ties: as in the naive reference (and torch), the whole gradient of a window goes to the
@@ -15,8 +16,9 @@ Ties: as in the naive reference (and torch), the whole gradient of a window goes
 from __future__ import annotations
 
 from . import _validate as v
+from ._cache import backward_of, forward_layer
 from .backend import get_xp
-from .conv import _int_param, conv_output_shape
+from .conv import conv_output_shape
 
 __all__ = [
     "max_pool_forward_naive", "max_pool_backward_naive",
@@ -32,9 +34,9 @@ def _pool_inputs(fn: str, x, pool_param):
     """Validate a pool call; return (ph, pw, stride, OH, OW)."""
     v.array(fn, "x", x, ndim=4, what="(N, C, H, W)")
     v.keys(fn, "pool_param", pool_param, ("pool_height", "pool_width", "stride"))
-    ph = _int_param(fn, "pool_param", pool_param, "pool_height", 1)
-    pw = _int_param(fn, "pool_param", pool_param, "pool_width", 1)
-    stride = _int_param(fn, "pool_param", pool_param, "stride", 1)
+    ph = v.integer(fn, "pool_param['pool_height']", pool_param["pool_height"], 1)
+    pw = v.integer(fn, "pool_param['pool_width']", pool_param["pool_width"], 1)
+    stride = v.integer(fn, "pool_param['stride']", pool_param["stride"], 1)
     OH, OW = conv_output_shape(x.shape[2], x.shape[3], ph, pw, stride, 0, fn=fn,
                                names=("pool_height", "pool_width"))
     return ph, pw, stride, OH, OW
@@ -48,6 +50,7 @@ def _offset(a, i: int, j: int, stride: int, OH: int, OW: int):
 # --- naive reference ------------------------------------------------------------------
 
 
+@forward_layer
 def max_pool_forward_naive(x, pool_param):
     """Forward pass of max pooling, one output position at a time (the reference).
 
@@ -72,6 +75,7 @@ def max_pool_forward_naive(x, pool_param):
     return out, (x, pool_param)
 
 
+@backward_of("max_pool_forward_naive")
 def max_pool_backward_naive(dout, cache):
     """Backward pass of the naive max pool: each window's gradient goes to its first
     maximal element (row-major order in the window), accumulating over overlaps.
@@ -104,6 +108,7 @@ def max_pool_backward_naive(dout, cache):
 # --- fast: elementwise maxima over strided slices -------------------------------------
 
 
+@forward_layer
 def max_pool_forward_fast(x, pool_param):
     """Forward pass of max pooling as a running maximum over the ph*pw strided slices.
 
@@ -125,6 +130,7 @@ def max_pool_forward_fast(x, pool_param):
     return out, (x, out, pool_param)
 
 
+@backward_of("max_pool_forward_fast")
 def max_pool_backward_fast(dout, cache):
     """Backward pass of the fast max pool: per offset, a mask of "this element is the
     window's first maximum" selects dout into a strided slice of dx.
@@ -177,6 +183,7 @@ max_pool_backward_reshape = max_pool_backward_im2col = max_pool_backward_fast
 # --- global average pooling (the head of a residual net) ------------------------------
 
 
+@forward_layer
 def global_avg_pool_forward(x):
     """Average over the spatial axes.
 
@@ -187,10 +194,15 @@ def global_avg_pool_forward(x):
     - out: (N, C), x's dtype
     - cache: x's shape
     """
-    v.array("global_avg_pool_forward", "x", x, ndim=4, what="(N, C, H, W)")
+    fn = "global_avg_pool_forward"
+    v.array(fn, "x", x, ndim=4, what="(N, C, H, W)")
+    if x.shape[2] * x.shape[3] == 0:
+        raise ValueError(f"{fn}: x must have H, W >= 1 (a mean over H x W pixels); got shape "
+                         f"{tuple(x.shape)}")
     return x.mean(axis=(2, 3)), x.shape
 
 
+@backward_of("global_avg_pool_forward")
 def global_avg_pool_backward(dout, cache):
     """Backward pass of global average pooling: dout spread evenly over H x W.
 
@@ -202,7 +214,6 @@ def global_avg_pool_backward(dout, cache):
     - dx: (N, C, H, W)
     """
     N, C, H, W = cache
-    v.shape("global_avg_pool_backward", "dout", dout, (N, C), "(N, C)")
     xp = get_xp(dout)
     scale = dout / dout.dtype.type(H * W)
     return xp.broadcast_to(scale[:, :, None, None], (N, C, H, W)).copy()

@@ -21,6 +21,7 @@ step costs one GEMM, one tanh over 4H columns and one over H.
 from __future__ import annotations
 
 from . import _validate as v
+from ._cache import backward_of, forward_layer
 from .backend import get_xp
 
 __all__ = [
@@ -32,18 +33,20 @@ _GATES = {1: "H", 3: "3H", 4: "4H"}
 
 
 def check_cell_inputs(fn: str, k: int, x, h, Wx, Wh, b, *, seq: bool, h_name: str = "prev_h",
-                      c=None):
-    """Validate the inputs of a recurrent cell; return (N, T, D, H) (T is None for a step).
+                      c=None, with_c: bool = False):
+    """Validate the inputs of a recurrent cell; return ((N, T, D, H), (h, Wx, Wh, b, c)),
+    T None for a step, the arrays with integer ones cast to x's dtype (c None unless
+    ``with_c``, the LSTM step's prev_c, which is then required).
 
     k is the number of gate blocks (1 RNN, 3 GRU, 4 LSTM): Wx (D, kH), Wh (H, kH), b (kH,).
     """
     v.array(fn, "x", x, ndim=3 if seq else 2, what="(N, T, D)" if seq else "(N, D)")
-    v.array(fn, h_name, h, ndim=2, what="(N, H)")
-    v.array(fn, "Wx", Wx, ndim=2, what=f"(D, {_GATES[k]})")
-    v.array(fn, "Wh", Wh, ndim=2, what=f"(H, {_GATES[k]})")
-    v.array(fn, "b", b, ndim=1, what=f"({_GATES[k]},)")
-    if c is not None:
-        v.array(fn, "prev_c", c, ndim=2, what="(N, H)")
+    h = v.float_param(fn, h_name, h, x, ndim=2, what="(N, H)")
+    Wx = v.float_param(fn, "Wx", Wx, x, ndim=2, what=f"(D, {_GATES[k]})")
+    Wh = v.float_param(fn, "Wh", Wh, x, ndim=2, what=f"(H, {_GATES[k]})")
+    b = v.float_param(fn, "b", b, x, ndim=1, what=f"({_GATES[k]},)")
+    if with_c:
+        c = v.float_param(fn, "prev_c", c, x, ndim=2, what="(N, H)")
     get_xp(x, h, Wx, Wh, b, c)
     v.same_dtype(fn, x=x, **{h_name: h}, Wx=Wx, Wh=Wh, b=b, prev_c=c)
     N, D, H = x.shape[0], x.shape[-1], h.shape[1]
@@ -52,13 +55,13 @@ def check_cell_inputs(fn: str, k: int, x, h, Wx, Wh, b, *, seq: bool, h_name: st
         raise ValueError(f"{fn}: x must hold at least one time step (N, T, D) with T >= 1; "
                          f"got shape {tuple(x.shape)}")
     v.shape(fn, h_name, h, (N, None), f"(N, H) with N = {N} from x")
-    if c is not None:
-        v.shape(fn, "prev_c", c, (N, H), "(N, H), like prev_h")
+    if with_c:
+        v.shape(fn, "prev_c", c, (N, H), f"(N, H), like {h_name}")
     gates = f"(D, {_GATES[k]}) with D = {D} from x, H = {H} from {h_name}"
     v.shape(fn, "Wx", Wx, (D, k * H), gates)
     v.shape(fn, "Wh", Wh, (H, k * H), f"(H, {_GATES[k]}) with H = {H} from {h_name}")
-    v.shape(fn, "b", b, (k * H,), f"({_GATES[k]},) with H = {H}")
-    return N, T, D, H
+    v.shape(fn, "b", b, (k * H,), f"({_GATES[k]},) with H = {H} from {h_name}")
+    return (N, T, D, H), (h, Wx, Wh, b, c)
 
 
 def half_gates(W, cols: int):
@@ -78,7 +81,7 @@ def input_grads(x, da, Wx):
     """dx, dWx, db of a sequence from the gradients da (N, T, kH) of x Wx + b: one GEMM
     each over all steps."""
     N, T, D = x.shape
-    da2 = da.reshape(N * T, -1)  # (NT, kH)
+    da2 = da.reshape(N * T, da.shape[-1])  # (NT, kH); explicit sizes: N may be 0
     dx = (da2 @ Wx.T).reshape(N, T, D)
     dWx = x.reshape(N * T, D).T @ da2  # (D, kH)
     return dx, dWx, da2.sum(axis=0)
@@ -87,12 +90,13 @@ def input_grads(x, da, Wx):
 def hidden_grad(h0, h, dhw):
     """dWh (H, kH) from the gradients dhw (N, T, kH) of h_prev Wh at every step."""
     N, T, H = h.shape
-    return shifted(h0, h).reshape(N * T, H).T @ dhw.reshape(N * T, -1)
+    return shifted(h0, h).reshape(N * T, H).T @ dhw.reshape(N * T, dhw.shape[-1])
 
 
 # --- vanilla RNN ----------------------------------------------------------------------
 
 
+@forward_layer
 def rnn_step_forward(x, prev_h, Wx, Wh, b):
     """One step of a tanh RNN: next_h = tanh(x @ Wx + prev_h @ Wh + b).
 
@@ -107,7 +111,8 @@ def rnn_step_forward(x, prev_h, Wx, Wh, b):
     - next_h: (N, H)
     - cache: what rnn_step_backward needs
     """
-    check_cell_inputs("rnn_step_forward", 1, x, prev_h, Wx, Wh, b, seq=False)
+    _, (prev_h, Wx, Wh, b, _) = check_cell_inputs("rnn_step_forward", 1, x, prev_h, Wx, Wh,
+                                                  b, seq=False)
     xp = get_xp(x)
     a = x @ Wx  # (N, H), our own temporary from here on
     a += prev_h @ Wh
@@ -116,6 +121,7 @@ def rnn_step_forward(x, prev_h, Wx, Wh, b):
     return next_h, (x, prev_h, Wx, Wh, next_h)
 
 
+@backward_of("rnn_step_forward")
 def rnn_step_backward(dnext_h, cache):
     """Backward pass of one RNN step.
 
@@ -131,11 +137,11 @@ def rnn_step_backward(dnext_h, cache):
     - db: (H,)
     """
     x, prev_h, Wx, Wh, next_h = cache
-    v.shape("rnn_step_backward", "dnext_h", dnext_h, next_h.shape, "(N, H), like next_h")
     da = dnext_h * (1 - next_h * next_h)  # (N, H): tanh' = 1 - tanh^2
     return da @ Wx.T, da @ Wh.T, x.T @ da, prev_h.T @ da, da.sum(axis=0)
 
 
+@forward_layer
 def rnn_forward(x, h0, Wx, Wh, b):
     """A tanh RNN over a whole sequence (loop over time only).
 
@@ -148,7 +154,8 @@ def rnn_forward(x, h0, Wx, Wh, b):
     - h: (N, T, H) hidden states of every step
     - cache: what rnn_backward needs
     """
-    N, T, D, H = check_cell_inputs("rnn_forward", 1, x, h0, Wx, Wh, b, seq=True, h_name="h0")
+    (N, T, D, H), (h0, Wx, Wh, b, _) = check_cell_inputs("rnn_forward", 1, x, h0, Wx, Wh, b,
+                                                         seq=True, h_name="h0")
     xp = get_xp(x)
     h = (x.reshape(N * T, D) @ Wx).reshape(N, T, H)  # all input projections; becomes h
     h += b
@@ -161,6 +168,7 @@ def rnn_forward(x, h0, Wx, Wh, b):
     return h, (x, h0, Wx, Wh, h)
 
 
+@backward_of("rnn_forward")
 def rnn_backward(dh, cache):
     """Backward pass of rnn_forward.
 
@@ -174,7 +182,6 @@ def rnn_backward(dh, cache):
     - dWx: (D, H), dWh: (H, H), db: (H,)
     """
     x, h0, Wx, Wh, h = cache
-    v.shape("rnn_backward", "dh", dh, h.shape, "(N, T, H), like h")
     xp = get_xp(dh, h)
     T = h.shape[1]
     da = 1 - h * h  # (N, T, H) tanh' for every step at once; da[:, t] becomes dL/da_t
@@ -200,6 +207,7 @@ def _activate(a, H: int):
     return a
 
 
+@forward_layer
 def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     """One LSTM step; gates in the order i, f, o, g (see the module doc for the equations).
 
@@ -216,8 +224,8 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     - next_c: (N, H)
     - cache: what lstm_step_backward needs
     """
-    N, _, _, H = check_cell_inputs("lstm_step_forward", 4, x, prev_h, Wx, Wh, b, seq=False,
-                                   c=prev_c)
+    (N, _, _, H), (prev_h, Wx, Wh, b, prev_c) = check_cell_inputs(
+        "lstm_step_forward", 4, x, prev_h, Wx, Wh, b, seq=False, c=prev_c, with_c=True)
     xp = get_xp(x)
     a = x @ Wx  # (N, 4H), our own temporary
     a += prev_h @ Wh
@@ -232,6 +240,7 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     return next_h, next_c, (x, prev_h, prev_c, Wx, Wh, gates, tc)
 
 
+@backward_of("lstm_step_forward")
 def lstm_step_backward(dnext_h, dnext_c, cache):
     """Backward pass of one LSTM step.
 
@@ -247,9 +256,6 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
     - dWx: (D, 4H), dWh: (H, 4H), db: (4H,)
     """
     x, prev_h, prev_c, Wx, Wh, gates, tc = cache
-    fn = "lstm_step_backward"
-    v.shape(fn, "dnext_h", dnext_h, tc.shape, "(N, H), like next_h")
-    v.shape(fn, "dnext_c", dnext_c, tc.shape, "(N, H), like next_c")
     xp = get_xp(dnext_h, gates)
     H = tc.shape[1]
     i, f, o, g = (gates[:, k * H:(k + 1) * H] for k in range(4))
@@ -261,6 +267,7 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
     return (da @ Wx.T, da @ Wh.T, dc * f, x.T @ da, prev_h.T @ da, da.sum(axis=0))
 
 
+@forward_layer
 def lstm_forward(x, h0, Wx, Wh, b):
     """An LSTM over a whole sequence, from h0 and a zero initial cell state.
 
@@ -273,7 +280,8 @@ def lstm_forward(x, h0, Wx, Wh, b):
     - h: (N, T, H) hidden states of every step
     - cache: what lstm_backward needs
     """
-    N, T, D, H = check_cell_inputs("lstm_forward", 4, x, h0, Wx, Wh, b, seq=True, h_name="h0")
+    (N, T, D, H), (h0, Wx, Wh, b, _) = check_cell_inputs("lstm_forward", 4, x, h0, Wx, Wh, b,
+                                                         seq=True, h_name="h0")
     xp = get_xp(x)
     # Pre-activations of every step, with the i, f, o columns halved for the tanh-form
     # sigmoid; the loop turns G[:, t] into the gate values [i, f, o, g] in place.
@@ -303,6 +311,7 @@ def lstm_forward(x, h0, Wx, Wh, b):
     return h, (x, h0, Wx, Wh, G, C, TC, h)
 
 
+@backward_of("lstm_forward")
 def lstm_backward(dh, cache):
     """Backward pass of lstm_forward.
 
@@ -316,7 +325,6 @@ def lstm_backward(dh, cache):
     - dWx: (D, 4H), dWh: (H, 4H), db: (4H,)
     """
     x, h0, Wx, Wh, G, C, TC, h = cache
-    v.shape("lstm_backward", "dh", dh, h.shape, "(N, T, H), like h")
     xp = get_xp(dh, h)
     N, T, H = h.shape
     G4 = G.reshape(N, T, 4, H)

@@ -8,12 +8,13 @@ sandwich as a layer of its own (``dropout_forward``), so its mode and seed stay 
 
 from __future__ import annotations
 
+from ._cache import backward_of, forward_layer
 from .backend import get_xp
 from .core import affine_backward, affine_forward, relu_backward, relu_forward
-from .norm import (batchnorm_backward_alt, batchnorm_forward, layernorm_backward,
-                   layernorm_forward)
+from .norm import batchnorm_backward_alt, batchnorm_forward, layernorm_backward, layernorm_forward
 
 
+@forward_layer
 def affine_relu_forward(x, w, b):
     """An affine layer followed by a relu.
 
@@ -31,6 +32,7 @@ def affine_relu_forward(x, w, b):
     return out, (fc_cache, relu_cache)
 
 
+@backward_of("affine_relu_forward")
 def affine_relu_backward(dout, cache):
     """Backward pass of affine_relu_forward.
 
@@ -48,6 +50,7 @@ def affine_relu_backward(dout, cache):
     return affine_backward(da, fc_cache)
 
 
+@forward_layer
 def affine_bn_relu_forward(x, w, b, gamma, beta, bn_param):
     """affine -> batchnorm -> relu.
 
@@ -70,6 +73,7 @@ def affine_bn_relu_forward(x, w, b, gamma, beta, bn_param):
     return out, (fc_cache, bn_cache, relu_cache, bn_param["mode"] == "train")
 
 
+@backward_of("affine_bn_relu_forward")
 def affine_bn_relu_backward(dout, cache):
     """Backward pass of affine_bn_relu_forward (batchnorm through its fast formula).
 
@@ -97,6 +101,7 @@ def affine_bn_relu_backward(dout, cache):
     return dx, dw, db, dgamma, dbeta
 
 
+@forward_layer
 def affine_ln_relu_forward(x, w, b, gamma, beta, ln_param):
     """affine -> layernorm -> relu.
 
@@ -117,6 +122,7 @@ def affine_ln_relu_forward(x, w, b, gamma, beta, ln_param):
     return out, (fc_cache, ln_cache, relu_cache)
 
 
+@backward_of("affine_ln_relu_forward")
 def affine_ln_relu_backward(dout, cache):
     """Backward pass of affine_ln_relu_forward.
 

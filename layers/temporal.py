@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from . import _validate as v
-from .backend import get_xp, scatter_add
+from ._cache import backward_of, forward_layer
+from .backend import get_xp, scatter_add, softmax
 
 
+@forward_layer
 def word_embedding_forward(x, W):
     """Look up the vector of every token: out[n, t] = W[x[n, t]].
 
@@ -25,6 +27,7 @@ def word_embedding_forward(x, W):
     return W[x], (x, W.shape, W.dtype)
 
 
+@backward_of("word_embedding_forward")
 def word_embedding_backward(dout, cache):
     """Backward pass of the word embedding: rows of dout summed into the rows they came from.
 
@@ -39,11 +42,11 @@ def word_embedding_backward(dout, cache):
     - dW: (V, D)
     """
     x, (V, D), dtype = cache
-    v.shape("word_embedding_backward", "dout", dout, (*x.shape, D), "(N, T, D)")
     xp = get_xp(dout, x)
     return scatter_add(xp.zeros((V, D), dtype=dout.dtype), x.reshape(-1), dout.reshape(-1, D))
 
 
+@forward_layer
 def temporal_affine_forward(x, w, b):
     """The same affine map at every time step: out[n, t] = x[n, t] @ w + b.
 
@@ -58,18 +61,19 @@ def temporal_affine_forward(x, w, b):
     """
     fn = "temporal_affine_forward"
     v.array(fn, "x", x, ndim=3, what="(N, T, D)")
-    v.array(fn, "w", w, ndim=2, what="(D, M)")
-    v.array(fn, "b", b, ndim=1, what="(M,)")
+    w = v.float_param(fn, "w", w, x, ndim=2, what="(D, M)")
+    b = v.float_param(fn, "b", b, x, ndim=1, what="(M,)")
     get_xp(x, w, b)
     v.same_dtype(fn, x=x, w=w, b=b)
     N, T, D = x.shape
     v.shape(fn, "w", w, (D, None), f"(D, M) with D = {D} from x")
     v.shape(fn, "b", b, (w.shape[1],), "(M,) to match w")
-    out = (x.reshape(N * T, D) @ w).reshape(N, T, -1)  # (N, T, M)
+    out = (x.reshape(N * T, D) @ w).reshape(N, T, w.shape[1])  # (N, T, M); N may be 0
     out += b
     return out, (x, w)
 
 
+@backward_of("temporal_affine_forward")
 def temporal_affine_backward(dout, cache):
     """Backward pass of temporal_affine_forward.
 
@@ -84,8 +88,7 @@ def temporal_affine_backward(dout, cache):
     """
     x, w = cache
     N, T, D = x.shape
-    v.shape("temporal_affine_backward", "dout", dout, (N, T, w.shape[1]), "(N, T, M)")
-    d2 = dout.reshape(N * T, -1)  # (NT, M)
+    d2 = dout.reshape(N * T, w.shape[1])  # (NT, M)
     dx = (d2 @ w.T).reshape(N, T, D)
     return dx, x.reshape(N * T, D).T @ d2, d2.sum(axis=0)
 
@@ -108,25 +111,24 @@ def temporal_softmax_loss(x, y, mask, verbose=False):
     """
     fn = "temporal_softmax_loss"
     v.array(fn, "x", x, ndim=3, what="(N, T, V) scores")
+    v.nonempty(fn, "x", x, "the loss is divided by N, the number of sequences")
     N, T, V = x.shape
     v.integer_array(fn, "y", y, shape=(N, T), high=V, high_name="V",
-                    what="(N, T) targets")
+                    what=f"(N, T) targets, N, T and V from x of shape {(N, T, V)}")
     v.array(fn, "mask", mask, floating=False, what="(N, T)")
     v.shape(fn, "mask", mask, (N, T), "(N, T), like y")
     xp = get_xp(x, y, mask)
-    if not (mask.dtype == bool or xp.issubdtype(mask.dtype, xp.number)):
-        raise TypeError(f"{fn}: mask must be a bool or numeric array; got dtype {mask.dtype}")
+    if mask.dtype.kind not in "biuf":  # bool, integers, floats; not complex or objects
+        raise TypeError(f"{fn}: mask must be a bool (or real 0/1 weight) array (N, T); got "
+                        f"dtype {mask.dtype}")
     w = mask.reshape(N * T, 1).astype(x.dtype)  # (NT, 1) per-step weights
     flat = x.reshape(N * T, V)
     rows = xp.arange(N * T)
     yf = y.reshape(-1)
-    shifted = flat - flat.max(axis=1, keepdims=True)  # (NT, V), <= 0; our own temporary
-    probs = xp.exp(shifted)
-    sums = probs.sum(axis=1, keepdims=True)  # (NT, 1) >= 1
-    nll = xp.log(sums[:, 0]) - shifted[rows, yf]  # (NT,)
+    probs, lse = softmax(flat, axis=1, with_logsumexp=True)  # (NT, V), (NT, 1)
+    nll = lse[:, 0] - flat[rows, yf]  # (NT,)
     inv_n = x.dtype.type(1.0 / N)
     loss = (nll * w[:, 0]).sum() * inv_n
-    probs /= sums  # softmax, in place on our own temporary
     probs[rows, yf] -= 1
     probs *= w * inv_n
     if verbose:

@@ -131,6 +131,43 @@ class ThreeLayerConvNet(Model):
         dX, _ = self._backward(dscores.astype(scores.dtype, copy=False), caches)
         return scores, dX
 
+    FEATURE_LAYERS = ("conv", "hidden", "scores")
+
+    def feature_gradient(self, X, layer, dfeat=None):
+        """The features of X at ``layer`` and the gradient of sum(features * dfeat) with
+        respect to the images: what feature inversion and class visualisation are made of.
+
+        Inputs:
+        - X: (N, C, H, W) images
+        - layer: 'conv' (after conv - relu - pool: (N, F, H/2, W/2)), 'hidden' (after the
+          hidden affine - relu: (N, hidden_dim)) or 'scores' ((N, num_classes))
+        - dfeat: weights on the features, their shape; None for the features only
+
+        Returns a tuple of:
+        - features: at ``layer``, self.dtype
+        - dX: (N, C, H, W), or None when dfeat is None
+        """
+        if layer not in self.FEATURE_LAYERS:
+            raise ValueError(f"{type(self).__name__}.feature_gradient: layer must be one of "
+                             f"{self.FEATURE_LAYERS}; got {layer!r}")
+        if layer == "scores":
+            return self.input_gradient(X, dfeat) if dfeat is not None else (self.loss(X), None)
+        _labels_or_scores(type(self).__name__ + ".feature_gradient", X, self.input_dim)
+        p = {k: w.astype(self.dtype, copy=False) for k, w in self.params.items()}
+        X = X.astype(self.dtype, copy=False)
+        feat, c1 = conv_relu_pool_forward(X, p["W1"], p["b1"], self.conv_param,
+                                          self.pool_param)  # (N, F, H/2, W/2)
+        if layer == "hidden":
+            h, c2 = affine_forward(feat, p["W2"], p["b2"])
+            feat, c3 = relu_forward(h)  # (N, hidden_dim)
+        if dfeat is None:
+            return feat, None
+        dfeat = dfeat.astype(feat.dtype, copy=False)
+        if layer == "hidden":
+            dfeat, _, _ = affine_backward(relu_backward(dfeat, c3), c2)  # on the conv features
+        dX, _, _ = conv_relu_pool_backward(dfeat, c1)
+        return feat, dX
+
 
 class ResidualConvNet(Model):
     """A small residual conv net (the ResNet idea at digits / CIFAR-10 scale).

@@ -1,7 +1,9 @@
-"""Update rules and the Solver. Knows models only by their contract (params, loss)."""
+"""Update rules, optimizer classes (torch.optim semantics) and the Solver.
+Knows models only by their contract (params, loss)."""
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .history import history_dict, load_history, save_history
+from .optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
 from .rules import adam, adamw, nesterov_momentum, rmsprop, sgd, sgd_momentum
 from .schedules import cosine, step_decay
 from .solver import Solver, TrainingDivergedError
@@ -12,4 +14,5 @@ __all__ = [
     "Solver", "TrainingDivergedError",
     "save_checkpoint", "load_checkpoint",
     "history_dict", "save_history", "load_history",
+    "Optimizer", "SGD", "RMSprop", "Adam", "AdamW",
 ]

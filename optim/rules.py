@@ -25,6 +25,8 @@ from typing import Any, Callable
 
 from layers.backend import get_xp
 
+from ._steps import adam_step, ema  # the arithmetic the optimizer classes share
+
 __all__ = ["sgd", "sgd_momentum", "nesterov_momentum", "rmsprop", "adam", "adamw",
            "RULES", "get_rule"]
 
@@ -120,7 +122,7 @@ def rmsprop(w, dw, config=None):
     config = _config(config, learning_rate=1e-2, decay_rate=0.99, epsilon=1e-8)
     lr, rho, eps = (float(config[k]) for k in ("learning_rate", "decay_rate", "epsilon"))
     xp = get_xp(w, dw)
-    cache = rho * _state(config, "cache", w, "rmsprop") + (1 - rho) * (dw * dw)
+    cache = ema(_state(config, "cache", w, "rmsprop"), dw * dw, rho)
     next_w = w - lr * dw / (xp.sqrt(cache) + eps)
     config["cache"] = cache
     return next_w, config
@@ -129,15 +131,11 @@ def rmsprop(w, dw, config=None):
 def _adam_step(rule: str, w, dw, config: dict):
     """Shared by adam and adamw: new moments, step count and the bias-corrected step."""
     lr, b1, b2, eps = (float(config[k]) for k in ("learning_rate", "beta1", "beta2", "epsilon"))
-    xp = get_xp(w, dw)
     t = int(config["t"]) + 1
-    m = b1 * _state(config, "m", w, rule) + (1 - b1) * dw
-    v = b2 * _state(config, "v", w, rule) + (1 - b2) * (dw * dw)
-    m_hat_scale = 1.0 / (1 - b1 ** t)  # bias corrections, as Python floats
-    v_hat_scale = 1.0 / (1 - b2 ** t)
-    step = (m_hat_scale * lr) * m / (xp.sqrt(v_hat_scale * v) + eps)
+    m = ema(_state(config, "m", w, rule), dw, b1)
+    v = ema(_state(config, "v", w, rule), dw * dw, b2)
     config.update(m=m, v=v, t=t)
-    return step, lr
+    return adam_step(m, v, t, lr, b1, b2, eps), lr
 
 
 def adam(w, dw, config=None):

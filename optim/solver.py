@@ -27,22 +27,21 @@ import os
 import numpy as np
 from tqdm.auto import tqdm
 
+from layers import _validate as v
 from layers.backend import default_rng, get_xp, is_array, to_numpy, to_xp
 
 from . import rules as _rules
 from .checkpoint import load_checkpoint, save_checkpoint
-from .schedules import SCHEDULES, cosine, step_decay
+from .schedules import cosine, step_decay
+from .settings import SETTINGS, check_data, check_settings
 from .state import RunState, params_like
 
 __all__ = ["Solver", "TrainingDivergedError"]
 
-_SETTINGS = {  # every keyword the Solver takes, with its default
-    "update_rule": "sgd", "optim_config": None, "lr_decay": 1.0, "batch_size": 100,
-    "num_epochs": 10, "num_train_samples": 1000, "num_val_samples": None,
-    "checkpoint_name": None, "print_every": 10, "verbose": True, "seed": None,
-    "grad_clip": None, "schedule": "step", "lr_min": 0.0, "restore_best": True,
-    "keep_checkpoints": None,
-}
+_SETTINGS = SETTINGS  # every keyword the Solver takes, with its default
+# the top-level keys of a Solver checkpoint (checkpoint_state)
+_CHECKPOINT_KEYS = ("params", "model_state", "settings", "best_params", "optim", "history",
+                    "epoch", "iteration", "best_val_acc", "rng")
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -71,6 +70,16 @@ def _first_nonfinite(named: dict) -> str | None:
     return None
 
 
+def _check_labels(name: str, y, C: int) -> None:
+    """Labels below C, the number of classes the model scores (one pass over y); negative
+    ones are allowed: they mark targets that are not counted."""
+    hi = int(y.max()) if y.size else 0
+    if hi >= C:
+        raise ValueError(f"check_accuracy: {name} holds label {hi}, but the model scores "
+                         f"C = {C} classes; labels must be < {C} (negative ones are not "
+                         "counted)")
+
+
 def _state_field(name: str) -> property:
     """A Solver attribute that reads and writes ``solver.state.<name>``."""
     return property(lambda self: getattr(self.state, name),
@@ -88,6 +97,10 @@ class Solver:
     schedule='step' or 'cosine', lr_min=0.0 (cosine's floor), restore_best=True (put
     best_params into the model when training ends, as CS231n does), keep_checkpoints=None
     (keep only the newest k checkpoint files this Solver wrote; None keeps all).
+
+    Frozen params: the names in ``model.frozen`` (when the model has it) are never
+    updated and their update rule is never called, so its state (Adam's m, v, t) stays
+    as it was; their gradients are ignored and may be left out of ``loss``'s grads.
     """
 
     # CS231n's attributes are the fields of self.state (one object to save and restore)
@@ -105,44 +118,20 @@ class Solver:
     grad_norm_history = _state_field("grad_norm_history")
 
     def __init__(self, model, data, **kwargs):
-        unknown = sorted(set(kwargs) - set(_SETTINGS))
-        if unknown:
-            raise TypeError(f"Solver: unrecognized arguments {unknown}; "
-                            f"known: {sorted(_SETTINGS)}")
-        missing = [k for k in ("X_train", "y_train", "X_val", "y_val") if k not in data]
-        if missing:
-            raise ValueError(f"Solver: data is missing {missing}; it needs X_train, y_train, "
-                             f"X_val, y_val; got {sorted(data)}")
+        s = check_settings(kwargs)  # every setting checked here (optim/settings.py)
+        data = check_data(data)
         self.model = model
         self.X_train, self.y_train = data["X_train"], data["y_train"]
         self.X_val, self.y_val = data["X_val"], data["y_val"]
-        for name in ("train", "val"):
-            X, y = data[f"X_{name}"], data[f"y_{name}"]
-            if X.shape[0] != y.shape[0]:
-                raise ValueError(f"Solver: X_{name} has {X.shape[0]} examples but y_{name} "
-                                 f"has {y.shape[0]}")
-        s = {**_SETTINGS, **kwargs}
-        self.optim_config = dict(s["optim_config"] or {})
-        self.lr_decay, self.lr_min = float(s["lr_decay"]), float(s["lr_min"])
-        self.batch_size, self.num_epochs = int(s["batch_size"]), int(s["num_epochs"])
+        self.optim_config = s["optim_config"]
+        self.lr_decay, self.lr_min = s["lr_decay"], s["lr_min"]
+        self.batch_size, self.num_epochs = s["batch_size"], s["num_epochs"]
         self.num_train_samples, self.num_val_samples = (s["num_train_samples"],
                                                         s["num_val_samples"])
-        self.checkpoint_name, self.print_every = s["checkpoint_name"], int(s["print_every"])
-        self.verbose, self.seed, self.grad_clip = bool(s["verbose"]), s["seed"], s["grad_clip"]
-        self.schedule, self.restore_best = s["schedule"], bool(s["restore_best"])
+        self.checkpoint_name, self.print_every = s["checkpoint_name"], s["print_every"]
+        self.verbose, self.seed, self.grad_clip = s["verbose"], s["seed"], s["grad_clip"]
+        self.schedule, self.restore_best = s["schedule"], s["restore_best"]
         self.keep_checkpoints = s["keep_checkpoints"]
-        if self.keep_checkpoints is not None and int(self.keep_checkpoints) < 1:
-            raise ValueError(f"Solver: keep_checkpoints must be >= 1 or None; got "
-                             f"{self.keep_checkpoints!r}")
-        if self.batch_size < 1 or self.num_epochs < 0:
-            raise ValueError(f"Solver: batch_size must be >= 1 and num_epochs >= 0; got "
-                             f"{self.batch_size} and {self.num_epochs}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"Solver: schedule must be one of {SCHEDULES}; got {self.schedule!r}")
-        if self.schedule == "cosine" and self.lr_decay != 1.0:
-            raise ValueError("Solver: schedule='cosine' sets the rate itself; leave lr_decay=1.0")
-        if self.grad_clip is not None and not float(self.grad_clip) > 0:
-            raise ValueError(f"Solver: grad_clip must be > 0 or None; got {self.grad_clip!r}")
         rule = s["update_rule"]
         self.update_rule = _rules.get_rule(rule)
         self.rule_name = rule if isinstance(rule, str) else getattr(rule, "__name__", "custom")
@@ -152,6 +141,11 @@ class Solver:
             raise ValueError("Solver: schedule='cosine' with a custom rule needs "
                              "optim_config['learning_rate']")
         self.base_lr = None if base is None else float(base)
+        # Hooks for an application (not saved in checkpoints): each ``fn(solver, grads)``
+        # runs after every step, once the epoch's accuracies and checkpoint are done;
+        # ``grads`` are the step's gradients before clipping.
+        self.callbacks = []
+        self._stop_requested = False
         self._reset()
 
     # --- bookkeeping -------------------------------------------------------------------
@@ -184,6 +178,15 @@ class Solver:
             X = X.astype(floats[0])
         return X
 
+    def request_stop(self):
+        """Make ``train()`` return after the step in progress (e.g. from a SIGINT handler).
+
+        ``checkpoint_state()`` then holds that step's state, mid-epoch included (the
+        epoch's minibatch order is in ``state.epoch_order``), and ``Solver.resume``
+        carries on from it exactly.
+        """
+        self._stop_requested = True
+
     def _say(self, line: str):
         if self.verbose:
             tqdm.write(line)
@@ -214,19 +217,26 @@ class Solver:
             checkpoint=self.last_checkpoint)
 
     def _step(self, idx):
-        """One update from the minibatch ``idx``; nothing changes if anything is non-finite."""
+        """One update from the minibatch ``idx``; nothing changes if anything is non-finite.
+
+        Returns the gradients (before clipping)."""
         xp = self._xp()
         X, y = self._batch(self.X_train[idx]), to_xp(self.y_train[idx], xp)
         loss, grads = self.model.loss(X, y)
         loss = float(loss)
         if not math.isfinite(loss):
             raise self._diverged(f"the loss is {loss}", "loss")
-        if set(grads) != set(self.model.params):
+        frozen = self._frozen()
+        trainable = [p for p in self.model.params if p not in frozen]
+        if not set(trainable) <= set(grads) <= set(self.model.params):
             raise ValueError(f"Solver: model.loss returned grads for {sorted(grads)} but "
-                             f"params are {sorted(self.model.params)}")
+                             f"params are {sorted(self.model.params)}"
+                             + (f" (frozen: {sorted(frozen)})" if frozen else ""))
+        grads = {p: grads[p] for p in trainable}  # a frozen param's gradient is not used
         bad = _first_nonfinite(grads)
         if bad is not None:
             raise self._diverged(f"the gradient of parameter {bad!r} is not finite", bad)
+        raw = grads
         if self.grad_clip is not None:
             norm = math.sqrt(sum(float((g * g).sum()) for g in grads.values()))
             self.grad_norm_history.append(norm)
@@ -237,35 +247,53 @@ class Solver:
         lr = self._scheduled_rate()
         if lr is not None:
             configs = {p: {**c, "learning_rate": lr} for p, c in configs.items()}
-        new_params, new_configs = {}, {}
-        for p, w in self.model.params.items():
+        new_params, new_configs = {}, dict(self.optim_configs)  # frozen: as they were
+        for p in trainable:
             # a copy: a rule stores its state in the dict it is handed (CS231n), and a
             # step that diverges below must leave the Solver's state as it was
-            new_params[p], new_configs[p] = self.update_rule(w, grads[p], dict(configs[p]))
+            new_params[p], new_configs[p] = self.update_rule(self.model.params[p], grads[p],
+                                                             dict(configs[p]))
         bad = _first_nonfinite(new_params)
         if bad is not None:
             raise self._diverged(f"parameter {bad!r} became non-finite in the update", bad)
         self.model.params.update(new_params)  # the same dict, new arrays (CS231n)
         self.optim_configs = new_configs
         self.loss_history.append(loss)
-        first = next(iter(new_configs.values()), {})
+        first = new_configs[trainable[0]] if trainable else {}
         self.lr_history.append(float(first.get("learning_rate", float("nan"))))
         self.iteration += 1
+        return raw
+
+    def _frozen(self) -> set:
+        """``model.frozen`` (names of params never updated; empty when absent), checked."""
+        frozen = set(getattr(self.model, "frozen", None) or ())
+        unknown = sorted(frozen - set(self.model.params))
+        if unknown:
+            raise ValueError(f"Solver: model.frozen names {unknown}, which are not params; "
+                             f"params are {sorted(self.model.params)}")
+        return frozen
 
     # --- the loop ----------------------------------------------------------------------
 
-    def check_accuracy(self, X, y, num_samples=None, batch_size=100):
+    def check_accuracy(self, X, y, num_samples=None, batch_size=100, *, name="y"):
         """Fraction of argmax(scores) == y, computed in batches of ``batch_size``.
 
         Inputs:
         - X: (N, ...) inputs
-        - y: (N,) labels, or (N, T) targets when the model's scores are (N, T, V)
+        - y: (N,) labels, or (N, T) targets when the model's scores are (N, T, V);
+          negative targets (a masked LM's unchosen positions) are not counted
         - num_samples: if given and N is larger, a random subsample of that size (drawn
           from the Solver's generator)
 
-        Returns a Python float in [0, 1].
+        - name: what to call y in an error (the Solver passes 'y_train' / 'y_val')
+
+        Returns a Python float in [0, 1]. A label >= C, C the number of classes the model
+        scores, is a ValueError (it could never count as right).
         """
-        N = X.shape[0]
+        batch_size = v.integer("check_accuracy", "batch_size", batch_size, 1)
+        if num_samples is not None:
+            num_samples = v.integer("check_accuracy", "num_samples", num_samples, 1)
+        N, y_all = X.shape[0], y
         if num_samples is not None and N > num_samples:
             pick = np.sort(self.rng.choice(N, num_samples, replace=False))
             X, y, N = X[pick], y[pick], num_samples
@@ -273,20 +301,24 @@ class Solver:
         correct = total = 0
         for start in range(0, N, batch_size):
             scores = self.model.loss(self._batch(X[start:start + batch_size]))
+            if start == 0:  # every label, not just the subsample: now C is known
+                _check_labels(name, y_all, scores.shape[-1])
             yb = to_xp(y[start:start + batch_size], xp)
             pred = xp.argmax(scores, axis=-1)  # (n,) or (n, T)
             if pred.shape != yb.shape:
                 raise ValueError(f"check_accuracy: scores of shape {tuple(scores.shape)} "
                                  f"need targets of shape {tuple(pred.shape)}; got "
                                  f"{tuple(yb.shape)}")
-            correct += int((pred == yb).sum())
-            total += int(yb.size)
+            counted = yb >= 0
+            correct += int(((pred == yb) & counted).sum())
+            total += int(counted.sum())
         return correct / max(total, 1)
 
     def _check_and_record(self):
         train_acc = self.check_accuracy(self.X_train, self.y_train,
-                                        num_samples=self.num_train_samples)
-        val_acc = self.check_accuracy(self.X_val, self.y_val, num_samples=self.num_val_samples)
+                                        num_samples=self.num_train_samples, name="y_train")
+        val_acc = self.check_accuracy(self.X_val, self.y_val, num_samples=self.num_val_samples,
+                                      name="y_val")
         self.train_acc_history.append(train_acc)
         self.val_acc_history.append(val_acc)
         self.acc_iterations.append(self.iteration)
@@ -305,17 +337,23 @@ class Solver:
         the model only when the plan is complete (``restore_best``).
         """
         N, ipe, total = self.X_train.shape[0], self.iterations_per_epoch, self.num_iterations
+        bad = _first_nonfinite(self.model.params)
+        if bad is not None:  # not divergence: the params were handed over that way
+            raise ValueError(f"Solver.train: parameter {bad!r} holds nan or inf before "
+                             "training; the model's params must be finite")
         stop = total
         if max_epochs is not None:
-            stop = min(total, (self.epoch + int(max_epochs)) * ipe)
+            stop = min(total, (self.epoch + v.integer("Solver.train", "max_epochs",
+                                                      max_epochs, 0)) * ipe)
         bar = tqdm(total=total, initial=self.iteration, unit="step", dynamic_ncols=True,
                    disable=None if self.verbose else True)
         try:
             while self.iteration < stop:
                 j = self.iteration % ipe
                 if j == 0:  # a new epoch: a fresh order of the training set
-                    self._order = self.rng.permutation(N)
-                self._step(self._order[j * self.batch_size:(j + 1) * self.batch_size])
+                    self.state.epoch_order = self.rng.permutation(N)
+                order = self.state.epoch_order
+                grads = self._step(order[j * self.batch_size:(j + 1) * self.batch_size])
                 t = self.iteration
                 bar.update(1)
                 bar.set_postfix(loss=f"{self.loss_history[-1]:.4f}", refresh=False)
@@ -324,11 +362,17 @@ class Solver:
                 epoch_end = t % ipe == 0
                 if epoch_end:
                     self.epoch += 1
+                    self.state.epoch_order = None  # a finished epoch's order is not state
                 if t == 1 or epoch_end:
                     self._check_and_record()
                 if epoch_end:
                     self._save_checkpoint()
+                for fn in self.callbacks:
+                    fn(self, grads)
+                if self._stop_requested:
+                    break
         finally:
+            self._stop_requested = False
             bar.close()
         if self.restore_best and self.best_params and self.iteration >= total:
             self.model.params.update({k: v.copy() for k, v in self.best_params.items()})
@@ -387,7 +431,7 @@ class Solver:
         run, so ``num_epochs=4`` on an epoch-2 checkpoint trains 2 more epochs. A custom
         (callable) update rule must be passed again as ``update_rule``.
         """
-        ck = load_checkpoint(path)
+        ck = load_checkpoint(path, required=_CHECKPOINT_KEYS)  # CheckpointError names the file
         settings = dict(ck["settings"])
         saved_rule = settings.pop("update_rule")
         rule = kwargs.pop("update_rule", None)
@@ -402,7 +446,10 @@ class Solver:
         solver = cls(model, data, **{**settings, **kwargs, "update_rule": rule})
         xp = solver._xp()
         state = RunState.from_tree(ck, model.params, xp, path)
-        if state.iteration != state.epoch * solver.iterations_per_epoch:
+        ipe = solver.iterations_per_epoch
+        mid_epoch = (state.epoch_order is not None and state.iteration // ipe == state.epoch
+                     and len(state.epoch_order) == solver.X_train.shape[0])
+        if not mid_epoch and state.iteration != state.epoch * ipe:
             raise ValueError(
                 f"{path}: epoch {state.epoch} ended at step {state.iteration}, but with "
                 f"{solver.X_train.shape[0]} training examples and batch_size "

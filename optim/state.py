@@ -51,6 +51,9 @@ class RunState:
     val_acc_history: list = field(default_factory=list)
     acc_iterations: list = field(default_factory=list)
     grad_norm_history: list = field(default_factory=list)
+    # the minibatch order of the epoch in progress; None between epochs, so it is saved
+    # only by a checkpoint taken mid-epoch (Solver.request_stop), which resumes from it
+    epoch_order: np.ndarray | None = None
 
     def to_tree(self) -> dict:
         """The run state as a checkpoint tree: arrays and JSON values only."""
@@ -61,6 +64,7 @@ class RunState:
             "epoch": self.epoch, "iteration": self.iteration,
             "best_val_acc": float(self.best_val_acc),
             "rng": self.rng.bit_generator.state,
+            **({} if self.epoch_order is None else {"epoch_order": self.epoch_order}),
         }
 
     @classmethod
@@ -78,6 +82,7 @@ class RunState:
             epoch=int(tree["epoch"]), iteration=int(tree["iteration"]),
             best_val_acc=tree["best_val_acc"],
             best_params=params_like(params, best, xp, "best params", path) if best else {},
+            epoch_order=np.asarray(tree["epoch_order"]) if "epoch_order" in tree else None,
             **{name: tree["history"][key].tolist()
                for name, (key, _) in HISTORY_FIELDS.items()})
         return state

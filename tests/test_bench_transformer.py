@@ -24,10 +24,10 @@ def test_side_runs_once(wl, side):
 
 
 def test_the_step_uses_the_training_commands_gpt_lm_defaults():
-    from layerkit.train import NET_DEFAULTS
+    from layerkit.net_table import NETS
 
     cfg = suite_transformer.lm_config()
-    d = NET_DEFAULTS["gpt-lm"]
+    d = NETS["gpt-lm"].defaults
     assert (cfg["E"], cfg["T"], cfg["N"], cfg["lr"]) == (d["embed"], d["seq_len"],
                                                          d["batch_size"], d["lr"])
     assert 60 < cfg["V"] < 200  # the pydoc text's characters

@@ -224,7 +224,7 @@ def test_experiment_script_runs_end_to_end(tmp_path):
 
     script = Path(__file__).resolve().parents[1] / "examples" / "char_lm_experiment.py"
     res = subprocess.run(
-        [sys.executable, str(script), "--steps", "4", "--eval-every", "2", "--batch", "4",
+        [sys.executable, str(script), "--epochs", "2", "--batch", "4",
          "--seq-len", "16", "--val-seq-len", "32", "--hidden", "8", "--mlp-hidden", "8",
          "--embed", "4", "--max-chars", "20000", "--sample-len", "30", "--out",
          str(tmp_path)], capture_output=True, text=True, timeout=300)
@@ -233,7 +233,8 @@ def test_experiment_script_runs_end_to_end(tmp_path):
     results = json.loads((tmp_path / "char_lm_results.json").read_text())["results"]
     assert set(results) == {"mlp", "lstm"}
     for r in results.values():
-        assert [p["step"] for p in r["curve"]] == [2, 4]
+        assert [p["epoch"] for p in r["curve"]] == [1, 2]  # one validation per epoch
+        assert r["curve"][1]["step"] == 2 * r["curve"][0]["step"] > 0
         assert r["val_bpc"] == pytest.approx(r["val_nats"] / math.log(2))
     assert (tmp_path / "char_lm_curves.png").stat().st_size > 1000
     assert (tmp_path / "samples.txt").read_text().count("The ") >= 2

@@ -92,6 +92,8 @@ write_npz_atomic({str(path)!r}, {{"W": np.zeros(4)}})
         np.testing.assert_array_equal(f["W"], np.ones(4))
     leftovers = [p.name for p in tmp_path.iterdir() if p.name != "c.npz"]
     assert len(leftovers) == 1 and leftovers[0].startswith(".c.npz.")  # only a hidden temp
+    write_npz_atomic(path, {"W": np.ones(4)})  # the next successful write removes it
+    assert [p.name for p in tmp_path.iterdir()] == ["c.npz"]
 
 
 def _solver(rule, epochs, name, **kw):

@@ -102,6 +102,10 @@ GEOMETRIES = [  # N, C, H, W, F, HH, WW, stride, pad
     (3, 1, 6, 6, 2, 3, 3, 1, 1),  # a single channel
     (2, 2, 4, 4, 3, 1, 1, 1, 0),  # 1x1 conv
     (1, 2, 3, 3, 2, 5, 5, 1, 1),  # kernel larger than the input, pad makes it fit
+    # wide enough rows for the stride-1 flat-window path (8 * (WW - 1) <= OW)
+    (2, 2, 5, 16, 3, 3, 3, 1, 1),
+    (2, 3, 4, 20, 4, 3, 3, 1, 2),
+    (1, 2, 6, 17, 2, 2, 2, 1, 0),  # even kernel, no pad
 ]
 
 
@@ -314,6 +318,35 @@ def test_threaded_fast_equals_naive(xp, case):
     finally:
         _threads.set_threads(None)
     out_n, cache_n = conv_forward_naive(x, w, b, conv_param)
+    np.testing.assert_allclose(host(out_f), host(out_n), rtol=1e-10, atol=1e-12)
+    for g_f, g_n in zip(grads_f, conv_backward_naive(dout, cache_n), strict=True):
+        np.testing.assert_allclose(host(g_f), host(g_n), rtol=1e-10, atol=1e-11)
+
+
+@pytest.mark.parametrize("H, W, HH, WW, stride, pad", [
+    (5, 16, 3, 3, 1, 1),  # flat windows
+    (7, 7, 3, 3, 2, 1),  # 2-D windows, stride 2
+    (6, 6, 3, 3, 1, 1),  # 2-D windows, stride 1 (rows too short for flat ones)
+])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_chunked_batch_equals_naive(xp, monkeypatch, H, W, HH, WW, stride, pad, threads):
+    # the fast conv runs the batch a few examples at a time; with a tiny chunk size every
+    # example is its own chunk (and with 2 threads, within two parts)
+    import layers.conv as conv
+    from layers import set_threads
+    monkeypatch.setattr(conv, "_CHUNK_BYTES", 1)
+    rng = np.random.default_rng(9)
+    x = xp.asarray(rng.standard_normal((9, 2, H, W)))
+    w, b = xp.asarray(rng.standard_normal((3, 2, HH, WW))), xp.asarray(rng.standard_normal(3))
+    cp = {"stride": stride, "pad": pad}
+    set_threads(threads)
+    try:
+        out_f, cache_f = conv_forward_fast(x, w, b, cp)
+        dout = xp.asarray(rng.standard_normal(out_f.shape))
+        grads_f = conv_backward_fast(dout, cache_f)
+    finally:
+        set_threads(None)
+    out_n, cache_n = conv_forward_naive(x, w, b, cp)
     np.testing.assert_allclose(host(out_f), host(out_n), rtol=1e-10, atol=1e-12)
     for g_f, g_n in zip(grads_f, conv_backward_naive(dout, cache_n), strict=True):
         np.testing.assert_allclose(host(g_f), host(g_n), rtol=1e-10, atol=1e-11)

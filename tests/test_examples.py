@@ -42,3 +42,11 @@ def test_gpt_vs_lstm_example_runs(tmp_path):
                      str(tmp_path)], tmp_path)
     assert "lstm-lm bpc   gpt-lm bpc" in out
     assert (tmp_path / "gpt_vs_lstm.png").exists() and (tmp_path / "gpt_vs_lstm.json").exists()
+
+
+@pytest.mark.slow
+def test_bert_transfer_example_quick(tmp_path):
+    """The whole pretraining and transfer story in its smoke-test size (about a minute)."""
+    out = _run_args(["bert_transfer.py", "--quick", "--out", str(tmp_path)], tmp_path)
+    assert "| BERT | 20 |" in out and "| LSTM | 5 |" in out
+    assert (tmp_path / "bert_transfer.png").exists()

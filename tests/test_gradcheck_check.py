@@ -81,7 +81,8 @@ def test_forward_that_writes_into_its_input_is_caught():
 
 
 def test_backward_that_writes_into_dout_is_caught():
-    def bwd(dout, x):
+    def bwd(dout, cache):
+        (x,) = cache  # relu_forward's cache holds x
         dout *= x > 0
         return dout
 
@@ -90,7 +91,8 @@ def test_backward_that_writes_into_dout_is_caught():
 
 
 def test_backward_that_writes_into_its_cache_is_caught():
-    def bwd(dout, x):
+    def bwd(dout, cache):
+        (x,) = cache
         x[...] = 0
         return dout
 
@@ -101,7 +103,8 @@ def test_backward_that_writes_into_its_cache_is_caught():
 def test_backward_that_is_not_reentrant_is_caught():
     state = {"calls": 0}
 
-    def bwd(dout, x):
+    def bwd(dout, cache):
+        (x,) = cache
         state["calls"] += 1
         return np.where(x > 0, dout, 0) * (1 + 1e-3 * state["calls"])
 

@@ -45,7 +45,7 @@ def relu_bwd_leaky_everywhere(dout, cache):
 
 
 def relu_bwd_leaks_near_kink(dout, cache):
-    x = cache
+    (x,) = cache  # relu_forward's cache holds x
     return np.where(x > -1e-3, dout, 0)  # wrong only on (-1e-3, 0]: next to the kink
 
 

@@ -71,3 +71,25 @@ def test_bad_labels_and_shapes(xp, fn):
         fn(x, xp.asarray([0.0, 1.0, 2.0]))
     with pytest.raises(ValueError, match=r"x must be 2-D \(N, C\) scores; got shape \(3, 4, 1\)"):
         fn(xp.zeros((3, 4, 1)), xp.asarray([0, 1, 2]))
+
+
+def test_softmax_split_over_threads_matches_the_formula(xp):
+    # set_threads(2) splits the rows over two threads at any size (large batches do by
+    # default); loss = mean(logsumexp(x) - x[y]), dx = (softmax(x) - onehot(y)) / N
+    from scipy.special import logsumexp, softmax
+
+    from layers import get_threads, set_threads
+    rng = np.random.default_rng(5)
+    x, y = 4 * rng.standard_normal((9, 7)), rng.integers(0, 7, 9)
+    set_threads(2)
+    try:
+        if get_threads() < 2:
+            pytest.skip("threadpoolctl is not installed: no split")
+        loss, dx = softmax_loss(xp.asarray(x), xp.asarray(y))
+    finally:
+        set_threads(None)
+    onehot = np.eye(7)[y]
+    assert float(loss) == pytest.approx(np.mean(logsumexp(x, axis=1) - x[np.arange(9), y]),
+                                        rel=1e-12)
+    np.testing.assert_allclose(host(dx), (softmax(x, axis=1) - onehot) / 9, rtol=1e-10,
+                               atol=1e-14)

@@ -7,7 +7,7 @@ import numpy as np
 
 import layerkit.search as S
 import layerkit.train as T
-from tests.test_train_cli import assert_png
+from tests.test_train_cli import assert_png, use_net
 from tests.tiny_models import TinyMLP
 
 
@@ -28,7 +28,7 @@ def test_search_prints_sorted_table_and_saves_plot(tmp_path, monkeypatch, capsys
         return TinyMLP(math.prod(shape), T._dims(a.hidden)[0], k, reg=a.reg, dtype=a.dtype,
                        seed=a.seed)
 
-    monkeypatch.setitem(T.NETS, "fc", tiny)
+    use_net(monkeypatch, "fc", tiny)
     out = tmp_path / "search"
     assert S.main(["--trials", "4", "--epochs", "2", "--hidden-sizes", "8,16", "--out",
                    str(out)]) == 0

@@ -61,10 +61,10 @@ def test_spatial_batchnorm_test_mode_uses_running_stats(xp):
     rng = np.random.default_rng(1)
     xh = rng.standard_normal((2, 2, 3, 3))
     rm, rv = np.array([0.5, -1.0]), np.array([4.0, 0.25])
-    bn_param = {"mode": "test", "eps": 0.0, "running_mean": xp.asarray(rm),
+    bn_param = {"mode": "test", "eps": 1e-3, "running_mean": xp.asarray(rm),
                 "running_var": xp.asarray(rv)}
     out, _ = spatial_batchnorm_forward(xp.asarray(xh), xp.ones(2), xp.zeros(2), bn_param)
-    want = (xh - rm[None, :, None, None]) / np.sqrt(rv)[None, :, None, None]
+    want = (xh - rm[None, :, None, None]) / np.sqrt(rv + 1e-3)[None, :, None, None]
     np.testing.assert_allclose(host(out), want, rtol=1e-12)
     np.testing.assert_array_equal(host(bn_param["running_mean"]), rm)  # unchanged in test
 
@@ -136,3 +136,32 @@ def test_bad_input_names_the_problem(xp):
         spatial_groupnorm_forward(x, g, g, 3, {})
     with pytest.raises(ValueError, match=r"gamma must be 4-D \(1, C, 1, 1\); got shape \(4,\)"):
         spatial_groupnorm_forward(x, xp.ones(4), g, 2, {})
+
+
+@pytest.mark.parametrize("mode", ["train", "test"])
+def test_spatial_batchnorm_split_over_threads(xp, mode):
+    # set_threads(2) splits the channels over two threads at any size (large inputs do
+    # by default): the same values as the plain reference, and gradients that check
+    from layers import get_threads, set_threads
+    rng = np.random.default_rng(4)
+    x = xp.asarray(rng.standard_normal((6, 5, 4, 3)) * 3 + 1)
+    gamma, beta = xp.asarray(rng.standard_normal(5)), xp.asarray(rng.standard_normal(5))
+    stats = {"running_mean": xp.asarray(rng.standard_normal(5)),
+             "running_var": xp.asarray(rng.random(5) + 0.5)}
+    set_threads(2)
+    try:
+        if get_threads() < 2:
+            pytest.skip("threadpoolctl is not installed: no split")
+        out, _ = spatial_batchnorm_forward(x, gamma, beta, {"mode": mode, **stats})
+        check_layer(spatial_batchnorm_forward, spatial_batchnorm_backward, x, gamma, beta,
+                    {"mode": mode, **stats})
+    finally:
+        set_threads(None)
+    if mode == "train":
+        expected = reference_batchnorm(host(x), host(gamma), host(beta), 1e-5)
+    else:
+        g, bt = host(gamma)[:, None, None], host(beta)[:, None, None]
+        mu = host(stats["running_mean"])[:, None, None]
+        var = host(stats["running_var"])[:, None, None]
+        expected = g * (host(x) - mu) / np.sqrt(var + 1e-5) + bt
+    np.testing.assert_allclose(host(out), expected, rtol=1e-10, atol=1e-12)

@@ -9,6 +9,6 @@ one name to ``FAMILIES``. Importing this package registers every family's layers
 from importlib import import_module
 
 FAMILIES = ("core", "losses", "norm", "conv", "sandwich", "attention", "recurrent",
-            "temporal", "transformer")
+            "temporal", "graph", "transformer", "distillation")
 
 MODULES = tuple(import_module(f"{__name__}.{name}") for name in FAMILIES)

@@ -89,6 +89,12 @@ class LayerSpec:
     linear: tuple[int, tuple[int, ...]] | None = None  # (i, zeroed): linear in input i
     kind: str = "layer"  # "layer" or "loss"
     extra: dict = field(default_factory=dict)
+    # the array arguments' axes by letter, e.g. "x:N,*D w:D,M b:M" (grammar in
+    # gradcheck/layout.py), from which gradcheck.badinput generates the bad-input cases
+    layout: str | None = None
+    # N = 0: "ok" (an empty output, zero parameter gradients) or "error" (a mean over
+    # zero examples: a ValueError naming the first argument)
+    empty_batch: str = "ok"
 
     @property
     def is_loss(self) -> bool:

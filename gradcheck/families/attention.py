@@ -70,7 +70,11 @@ def _mha_make(rng, dtype):
 
 
 register(LayerSpec("attention", L.attention_forward, L.attention_backward,
-                   lambda dt: attention_inputs(dtype=dt), _attention_make))
+                   lambda dt: attention_inputs(dtype=dt), _attention_make,
+                   layout="q:N,A|S,d k:N,A|T,d v:N,A|T,e mask:~S,T"))
 register(LayerSpec("multihead_attention", L.multihead_attention_forward,
                    L.multihead_attention_backward,
-                   lambda dt: multihead_attention_inputs(dtype=dt), _mha_make))
+                   lambda dt: multihead_attention_inputs(dtype=dt), _mha_make,
+                   layout="query:N,S,E key:N,T,E value:N,T,E params.Wq:E,E params.bq:E "
+                          "params.Wk:E,E params.bk:E params.Wv:E,E params.bv:E "
+                          "params.Wo:E,E params.bo:E"))

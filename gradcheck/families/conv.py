@@ -99,14 +99,17 @@ def _avg_pool_make(rng, dtype):
 
 register(LayerSpec("conv", L.conv_forward_fast, L.conv_backward_fast,
                    lambda dt: conv_inputs(dtype=dt), _conv_make,
-                   naive=(L.conv_forward_naive, L.conv_backward_naive), linear=(0, (2,))))
+                   naive=(L.conv_forward_naive, L.conv_backward_naive), linear=(0, (2,)),
+                   layout="x:N,C,H,W w:F,C,HH,WW b:F"))
 register(LayerSpec("max_pool", L.max_pool_forward_fast, L.max_pool_backward_fast,
                    lambda dt: pool_inputs(dtype=dt), _pool_make,
-                   naive=(L.max_pool_forward_naive, L.max_pool_backward_naive)))
+                   naive=(L.max_pool_forward_naive, L.max_pool_backward_naive),
+                   layout="x:N,C,H,W"))
 register(LayerSpec("max_pool_overlapping", L.max_pool_forward_fast, L.max_pool_backward_fast,
                    lambda dt: pool_inputs(dtype=dt), _overlapping_pool_make,
-                   naive=(L.max_pool_forward_naive, L.max_pool_backward_naive)))
+                   naive=(L.max_pool_forward_naive, L.max_pool_backward_naive),
+                   layout="x:N,C,H,W"))
 register(LayerSpec("global_avg_pool", L.global_avg_pool_forward, L.global_avg_pool_backward,
                    lambda dt: pool_inputs(dtype=dt).map(lambda c: LayerCase(
                        c.inputs[:1], c.dout.mean(axis=(2, 3)))),
-                   _avg_pool_make, linear=(0, ())))
+                   _avg_pool_make, linear=(0, ()), layout="x:N,C,H,W"))

@@ -73,10 +73,12 @@ def _dropout_make(rng, dtype):
 
 
 register(LayerSpec("affine", L.affine_forward, L.affine_backward,
-                   lambda dt: affine_inputs(dtype=dt), _affine_make, linear=(0, (2,))))
+                   lambda dt: affine_inputs(dtype=dt), _affine_make, linear=(0, (2,)),
+                   layout="x:N,*D w:D,M b:M"))
 register(LayerSpec("relu", L.relu_forward, L.relu_backward,
-                   lambda dt: relu_inputs(dtype=dt), _relu_make))
+                   lambda dt: relu_inputs(dtype=dt), _relu_make, layout="x:N,*"))
 
 
 register(LayerSpec("dropout", L.dropout_forward, L.dropout_backward,
-                   lambda dt: dropout_inputs(dtype=dt), _dropout_make, linear=(0, ())))
+                   lambda dt: dropout_inputs(dtype=dt), _dropout_make, linear=(0, ()),
+                   layout="x:N,*"))

@@ -1,4 +1,5 @@
-"""Classification losses (``loss, dx = f(x, y)``): strategies and registry entries."""
+"""Losses (``loss, dx = f(x, y)``), classification and regression: strategies and registry
+entries."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import layers as L
 
 from ._base import LayerCase, LayerSpec, dims, generic_arrays, normal, register
 
-__all__ = ["softmax_loss_inputs", "svm_loss_inputs"]
+__all__ = ["softmax_loss_inputs", "svm_loss_inputs", "l1_loss_inputs", "l2_loss_inputs"]
 
 
 @st.composite
@@ -49,6 +50,45 @@ def _scores_make(rng, dtype):
 
 
 register(LayerSpec("softmax_loss", L.softmax_loss, None,
-                   lambda dt: softmax_loss_inputs(dtype=dt), _scores_make, kind="loss"))
+                   lambda dt: softmax_loss_inputs(dtype=dt), _scores_make, kind="loss",
+                   layout="x:N,C y:N", empty_batch="error"))
 register(LayerSpec("svm_loss", L.svm_loss, None,
-                   lambda dt: svm_loss_inputs(dtype=dt), _scores_make, kind="loss"))
+                   lambda dt: svm_loss_inputs(dtype=dt), _scores_make, kind="loss",
+                   layout="x:N,C y:N", empty_batch="error"))
+
+
+# --- regression losses (l1, l2: float targets, dx on the predictions only) ---------------
+
+
+@st.composite
+def _prediction_target(draw, dtype, gap: float):
+    """x and y of one shape (rank 1..3); every |x - y| in [gap, 1 + gap] (|x - y| is l1's
+    kink), the signs of x - y mixed."""
+    shape = tuple(draw(st.lists(dims(1, 4), min_size=1, max_size=3)))
+    x = draw(generic_arrays(shape, dtype=np.float64, salt=1))
+    d = draw(generic_arrays(shape, low=gap, high=1.0 + gap, dtype=np.float64, salt=2))
+    return x.astype(dtype), (x + d).astype(dtype)
+
+
+@st.composite
+def l1_loss_inputs(draw, dtype=np.float64):
+    """Predictions x and targets y, every |x - y| >= 0.1: a step never crosses the kink."""
+    return LayerCase(draw(_prediction_target(dtype, gap=0.1)))
+
+
+@st.composite
+def l2_loss_inputs(draw, dtype=np.float64):
+    """Predictions x and targets y (the loss is smooth: no gap needed)."""
+    return LayerCase(draw(_prediction_target(dtype, gap=0.0)))
+
+
+def _regression_make(rng, dtype):
+    return LayerCase((normal(rng, (256, 3, 40), dtype), normal(rng, (256, 3, 40), dtype)))
+
+
+register(LayerSpec("l1_loss", L.l1_loss, None,
+                   lambda dt: l1_loss_inputs(dtype=dt), _regression_make, kind="loss",
+                   layout="x:N,* y:N,*", empty_batch="error"))
+register(LayerSpec("l2_loss", L.l2_loss, None,
+                   lambda dt: l2_loss_inputs(dtype=dt), _regression_make, kind="loss",
+                   layout="x:N,* y:N,*", empty_batch="error"))

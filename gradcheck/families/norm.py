@@ -124,18 +124,22 @@ def _spatial_gn_make(rng, dtype):
 
 register(LayerSpec("batchnorm", L.batchnorm_forward, L.batchnorm_backward,
                    lambda dt: batchnorm_inputs(dtype=dt), _norm_make(256, 128),
-                   alt_backwards=(L.batchnorm_backward_alt,)))
+                   alt_backwards=(L.batchnorm_backward_alt,), layout="x:N,D gamma:D beta:D",
+                   empty_batch="error"))
 register(LayerSpec("layernorm", L.layernorm_forward, L.layernorm_backward,
-                   lambda dt: layernorm_inputs(dtype=dt), _norm_make(128, 256)))
+                   lambda dt: layernorm_inputs(dtype=dt), _norm_make(128, 256),
+                   layout="x:N,D gamma:D beta:D"))
 
 
 register(LayerSpec("spatial_batchnorm", L.spatial_batchnorm_forward,
                    L.spatial_batchnorm_backward,
-                   lambda dt: spatial_batchnorm_inputs(dtype=dt), _spatial_bn_make("train")))
+                   lambda dt: spatial_batchnorm_inputs(dtype=dt), _spatial_bn_make("train"),
+                   layout="x:N,C,H,W gamma:C beta:C", empty_batch="error"))
 register(LayerSpec("spatial_batchnorm_test_mode", L.spatial_batchnorm_forward,
                    L.spatial_batchnorm_backward,
                    lambda dt: spatial_batchnorm_inputs(dtype=dt, mode="test"),
-                   _spatial_bn_make("test")))
+                   _spatial_bn_make("test"), layout="x:N,C,H,W gamma:C beta:C"))
 register(LayerSpec("spatial_groupnorm", L.spatial_groupnorm_forward,
                    L.spatial_groupnorm_backward,
-                   lambda dt: spatial_groupnorm_inputs(dtype=dt), _spatial_gn_make))
+                   lambda dt: spatial_groupnorm_inputs(dtype=dt), _spatial_gn_make,
+                   layout="x:N,C,H,W gamma:1,C,1,1 beta:1,C,1,1"))

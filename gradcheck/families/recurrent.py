@@ -74,4 +74,7 @@ for _cell in ("rnn", "lstm", "gru"):
         register(LayerSpec(
             _name, getattr(L, f"{_name}_forward"), getattr(L, f"{_name}_backward"),
             (lambda c, q: lambda dt: recurrent_inputs(c, seq=q, dtype=dt))(_cell, _seq),
-            _cell_make(_cell, _seq)))
+            _cell_make(_cell, _seq),
+            layout=(f"{'x:N,T,D h0' if _seq else 'x:N,D prev_h'}:N,H"
+                    f"{' prev_c:N,H' if _cell == 'lstm' and not _seq else ''} "
+                    "Wx:D,G Wh:H,G b:G")))

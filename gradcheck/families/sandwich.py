@@ -150,11 +150,14 @@ def _sandwich_make(pool, batchnorm):
 
 
 register(LayerSpec("affine_relu", L.affine_relu_forward, L.affine_relu_backward,
-                   lambda dt: affine_relu_inputs(dtype=dt), _affine_make))
+                   lambda dt: affine_relu_inputs(dtype=dt), _affine_make,
+                   layout="x:N,*D w:D,M b:M"))
 register(LayerSpec("affine_bn_relu", L.affine_bn_relu_forward, L.affine_bn_relu_backward,
-                   lambda dt: affine_bn_relu_inputs(dtype=dt), _affine_norm_relu_make))
+                   lambda dt: affine_bn_relu_inputs(dtype=dt), _affine_norm_relu_make,
+                   layout="x:N,*D w:D,M b:M gamma:M beta:M", empty_batch="error"))
 register(LayerSpec("affine_ln_relu", L.affine_ln_relu_forward, L.affine_ln_relu_backward,
-                   lambda dt: affine_ln_relu_inputs(dtype=dt), _affine_norm_relu_make))
+                   lambda dt: affine_ln_relu_inputs(dtype=dt), _affine_norm_relu_make,
+                   layout="x:N,*D w:D,M b:M gamma:M beta:M"))
 
 
 for _name, _pool, _bn in [("conv_relu", False, False), ("conv_relu_pool", True, False),
@@ -164,4 +167,6 @@ for _name, _pool, _bn in [("conv_relu", False, False), ("conv_relu_pool", True, 
         lambda dt, p=_pool, n=_bn: conv_sandwich_inputs(dtype=dt, pool=p, batchnorm=n),
         _sandwich_make(_pool, _bn),
         # batchnorm makes the conv bias's gradient identically zero: by design, not a bug
-        extra={"vacuous_inputs": ("b",)} if _bn else {}))
+        extra={"vacuous_inputs": ("b",)} if _bn else {},
+        layout="x:N,C,H,W w:F,C,HH,WW b:F" + (" gamma:F beta:F" if _bn else ""),
+        empty_batch="error" if _bn else "ok"))

@@ -76,10 +76,10 @@ def _temporal_loss_make(rng, dtype):
 
 register(LayerSpec("word_embedding", L.word_embedding_forward, L.word_embedding_backward,
                    lambda dt: word_embedding_inputs(dtype=dt), _embedding_make,
-                   linear=(1, ())))
+                   linear=(1, ()), layout="x:N,T W:V,D"))
 register(LayerSpec("temporal_affine", L.temporal_affine_forward, L.temporal_affine_backward,
                    lambda dt: temporal_affine_inputs(dtype=dt), _temporal_affine_make,
-                   linear=(0, (2,))))
+                   linear=(0, (2,)), layout="x:N,T,D w:D,M b:M"))
 register(LayerSpec("temporal_softmax_loss", L.temporal_softmax_loss, None,
                    lambda dt: temporal_softmax_loss_inputs(dtype=dt), _temporal_loss_make,
-                   kind="loss"))
+                   kind="loss", layout="x:N,T,V y:N,T mask:N,T", empty_batch="error"))
