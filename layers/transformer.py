@@ -18,6 +18,7 @@ import math
 from . import _validate as val
 from ._threads import batch_parts, run_parts
 from .attention import MHA_KEYS, multihead_attention_backward, multihead_attention_forward
+from ._cache import backward_of, forward_layer
 from .backend import default_rng, get_backend, get_xp
 from .core import dropout_backward, dropout_forward
 from .norm import layernorm_backward, layernorm_forward
@@ -27,6 +28,7 @@ _GELU_C = math.sqrt(2.0 / math.pi)
 _GELU_A = 0.044715
 
 
+@forward_layer
 def gelu_forward(x):
     """Forward pass of GELU in the tanh form of GPT-2 (Hendrycks & Gimpel 2016):
 
@@ -43,7 +45,7 @@ def gelu_forward(x):
     - out: same shape and dtype as x
     - cache: what gelu_backward needs (x, s and exp(-2u))
     """
-    val.array("gelu_forward", "x", x)
+    val.array("gelu_forward", "x", x, what="(any shape)")
     xp = get_xp(x)
     e = x * x  # -2u, then exp(-2u), in one buffer
     e *= _GELU_A
@@ -57,6 +59,7 @@ def gelu_forward(x):
     return x * s, (x, s, e)
 
 
+@backward_of("gelu_forward")
 def gelu_backward(dout, cache):
     """Backward pass of the tanh GELU: with s = sigmoid(2u) and e = exp(-2u),
 
@@ -72,8 +75,7 @@ def gelu_backward(dout, cache):
     Returns:
     - dx: the shape of x
     """
-    x, s, e = cache
-    val.shape("gelu_backward", "dout", dout, x.shape, "(the shape of x)")
+    x, s, e = cache  # (dout's shape and dtype are checked by backward_of)
     dx = x * x  # 2 du/dx, times x e s^2, plus s, times dout
     dx *= 3.0 * _GELU_A
     dx += 1.0
@@ -103,6 +105,7 @@ def causal_mask(T, xp=None):
     return xp.tril(xp.ones((T, T), dtype=bool))
 
 
+@forward_layer
 def positional_embedding_forward(x, W_pos):
     """Add a learned position vector to every position: out[n, t] = x[n, t] + W_pos[t].
 
@@ -116,7 +119,7 @@ def positional_embedding_forward(x, W_pos):
     """
     fn = "positional_embedding_forward"
     val.array(fn, "x", x, ndim=3, what="(N, T, E)")
-    val.array(fn, "W_pos", W_pos, ndim=2, what="(max_len, E)")
+    W_pos = val.float_param(fn, "W_pos", W_pos, x, ndim=2, what="(max_len, E)")
     get_xp(x, W_pos)
     val.same_dtype(fn, x=x, W_pos=W_pos)
     N, T, E = x.shape
@@ -126,6 +129,7 @@ def positional_embedding_forward(x, W_pos):
     return x + W_pos[:T], W_pos.shape
 
 
+@backward_of("positional_embedding_forward")
 def positional_embedding_backward(dout, cache):
     """Backward pass of positional_embedding_forward.
 
@@ -137,9 +141,7 @@ def positional_embedding_backward(dout, cache):
     - dx: (N, T, E), dout itself (the layer adds a constant to x)
     - dW_pos: (max_len, E), the sum of dout over the batch in its first T rows, 0 below
     """
-    max_len, E = cache
-    val.array("positional_embedding_backward", "dout", dout, ndim=3, what="(N, T, E)")
-    val.shape("positional_embedding_backward", "dout", dout, (None, None, E), "(N, T, E)")
+    max_len, E = cache  # (dout's shape and dtype are checked by backward_of)
     xp = get_xp(dout)
     T = dout.shape[1]
     dW = xp.zeros((max_len, E), dtype=dout.dtype)
@@ -153,6 +155,50 @@ BLOCK_KEYS = ("ln1_gamma", "ln1_beta", *MHA_KEYS, "ln2_gamma", "ln2_beta",
               "W_ff1", "b_ff1", "W_ff2", "b_ff2")
 
 _LN = {"eps": 1e-5}
+
+# each param's axes: E the model width, F the feed-forward width
+_BLOCK_AXES = {"ln1_gamma": "E", "ln1_beta": "E",
+               **{k: "EE" if k[0] == "W" else "E" for k in MHA_KEYS},
+               "ln2_gamma": "E", "ln2_beta": "E", "W_ff1": "EF", "b_ff1": "F",
+               "W_ff2": "FE", "b_ff2": "E"}
+
+
+def _block_params(fn, x, params, num_heads):
+    """The block's params checked against x (N, T, E), integer arrays cast to x's dtype (a
+    new dict; the caller's is left alone), and num_heads as an int dividing E."""
+    val.keys(fn, "params", params, BLOCK_KEYS)
+    E = x.shape[2]
+    W_ff1 = val.float_param(fn, "params['W_ff1']", params["W_ff1"], x, ndim=2,
+                            what="(E, F)")
+    size = {"E": E, "F": W_ff1.shape[1]}
+    out = {}
+    for k, axes in _BLOCK_AXES.items():
+        what = "(" + ", ".join(axes) + (",)" if len(axes) == 1 else ")")
+        p = val.float_param(fn, f"params[{k!r}]", params[k], x, ndim=len(axes), what=what)
+        val.shape(fn, f"params[{k!r}]", p, tuple(size[a] for a in axes),
+                  f"{what} with E = {E} from x, F = {size['F']} from params['W_ff1']")
+        out[k] = p
+    get_xp(x, *out.values())
+    val.same_dtype(fn, x=x, **out)
+    num_heads = val.integer(fn, "num_heads", num_heads, 1)
+    if E % num_heads:
+        raise ValueError(f"{fn}: num_heads must be a positive int dividing E = {E}; got "
+                         f"{num_heads}")
+    return out, num_heads
+
+
+def _check_block_mask(fn, x, mask, num_heads):
+    """A bool mask broadcastable to the scores (N, h, T, T), T from x (checked here so the
+    error names x, not the attention inside)."""
+    if mask is None:
+        return
+    N, T, _ = x.shape
+    scores = (N, num_heads, T, T)
+    shape = tuple(getattr(mask, "shape", ()))
+    ok = len(shape) <= 4 and all(m in (1, s) for m, s in zip(shape[::-1], scores[::-1]))
+    if not ok:
+        raise ValueError(f"{fn}: mask of shape {shape} does not broadcast to the scores "
+                         f"(N, h, T, T) = {scores} (N, T from x of shape {tuple(x.shape)})")
 
 
 def _dropouts(fn, dropout_param):
@@ -189,6 +235,7 @@ def _maybe_dropout_backward(dout, cache):
     return dout if cache is None else dropout_backward(dout, cache)
 
 
+@forward_layer
 def transformer_block_forward(x, params, num_heads, mask=None, dropout_param=None):
     """Forward pass of a pre-norm transformer block (GPT-2's; see the module doc).
 
@@ -213,13 +260,14 @@ def transformer_block_forward(x, params, num_heads, mask=None, dropout_param=Non
     """
     fn = "transformer_block_forward"
     val.array(fn, "x", x, ndim=3, what="(N, T, E)")
-    val.keys(fn, "params", params, BLOCK_KEYS)
+    params, num_heads = _block_params(fn, x, params, num_heads)
+    _check_block_mask(fn, x, mask, num_heads)
     drops = _dropouts(fn, dropout_param)
     N = x.shape[0]
     parts = batch_parts(N, x) if drops[0] is None else [slice(0, N)]
     if len(parts) == 1:
         out, cache = _block_forward(x, params, num_heads, mask, drops)
-        return out, [cache]
+        return out, (cache,)
     per_example = mask is not None and mask.ndim == 4 and mask.shape[0] == N
 
     def run(k, part):
@@ -228,7 +276,7 @@ def transformer_block_forward(x, params, num_heads, mask=None, dropout_param=Non
 
     results = run_parts(run, parts)
     out = get_xp(x).concatenate([r[0] for r in results])
-    return out, [r[1] for r in results]
+    return out, tuple(r[1] for r in results)
 
 
 def _block_forward(x, params, num_heads, mask, drops):
@@ -247,6 +295,7 @@ def _block_forward(x, params, num_heads, mask, drops):
     return out, (ln1, mha, d1, ln2, ff1, gelu, ff2, d2)
 
 
+@backward_of("transformer_block_forward")
 def transformer_block_backward(dout, cache):
     """Backward pass of transformer_block_forward.
 
@@ -258,12 +307,11 @@ def transformer_block_backward(dout, cache):
     - dx: (N, T, E)
     - dparams: dict keyed like params
     """
-    fn = "transformer_block_backward"
-    val.array(fn, "dout", dout, ndim=3, what="(N, T, E)")
-    sizes = [c[1][0].shape[0] for c in cache]  # each part's N, from MHA's query
-    val.shape(fn, "dout", dout, (sum(sizes), *cache[0][1][0].shape[1:]), "(N, T, E)")
+    # (dout's shape and dtype are checked by backward_of; the cache is one part's per
+    # thread of the forward's batch split)
     if len(cache) == 1:
         return _block_backward(dout, cache[0])
+    sizes = [c[1][0].shape[0] for c in cache]  # each part's N, from MHA's query
     starts = [sum(sizes[:k]) for k in range(len(sizes) + 1)]
     results = run_parts(lambda k, part: _block_backward(dout[part], cache[k]),
                         [slice(a, b) for a, b in zip(starts[:-1], starts[1:])])

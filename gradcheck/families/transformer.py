@@ -95,13 +95,18 @@ def _block_make(rng, dtype):
 
 
 register(LayerSpec("gelu", L.gelu_forward, L.gelu_backward,
-                   lambda dt: gelu_inputs(dtype=dt), _gelu_make))
+                   lambda dt: gelu_inputs(dtype=dt), _gelu_make, layout="x:N,*"))
 register(LayerSpec("positional_embedding", L.positional_embedding_forward,
                    L.positional_embedding_backward,
                    lambda dt: positional_embedding_inputs(dtype=dt), _positional_make,
-                   linear=(0, (1,))))
+                   linear=(0, (1,)), layout="x:N,T,E W_pos:L,E"))
 register(LayerSpec("transformer_block", L.transformer_block_forward,
                    L.transformer_block_backward,
                    lambda dt: transformer_block_inputs(dtype=dt), _block_make,
                    # softmax ignores a shift shared by all keys: bk's gradient is 0
-                   extra={"vacuous_inputs": ("bk",)}))
+                   extra={"vacuous_inputs": ("bk",)},
+                   layout="x:N,T,E params.ln1_gamma:E params.ln1_beta:E params.Wq:E,E "
+                          "params.bq:E params.Wk:E,E params.bk:E params.Wv:E,E params.bv:E "
+                          "params.Wo:E,E params.bo:E params.ln2_gamma:E params.ln2_beta:E "
+                          "params.W_ff1:E,F params.b_ff1:F params.W_ff2:F,E params.b_ff2:E "
+                          "mask:~T,T"))
