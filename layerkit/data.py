@@ -26,7 +26,7 @@ import struct
 
 import numpy as np
 
-from layers import _validate as v
+from layers import validate as v
 
 __all__ = ["load_digits", "load_cifar10", "load_mnist", "read_idx", "split", "subtract_mean",
            "get_data", "DATASETS", "TOY_DATASETS", "make_spiral", "make_moons",

@@ -4,7 +4,7 @@ Every function runs on the array module of its inputs (numpy or cupy); see
 ``layers.backend``. Shapes follow CS231n: images (N, C, H, W), sequences (N, T, D).
 """
 
-from . import backend  # noqa: F401  (layers.backend is public)
+from . import backend, validate  # noqa: F401  (public: nets, optim, layerkit use them)
 from ._threads import get_threads, set_threads
 from .attention import (MHA_KEYS, attention_backward, attention_forward,
                         multihead_attention_backward, multihead_attention_forward,

@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import inspect
 
-from . import _validate as v
+from . import validate as v
 from .backend import is_array, numpy
 
 __all__ = ["Cache", "forward_layer", "backward_of"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from . import _validate as val
+from . import validate as val
 from ._cache import backward_of, forward_layer
 from .backend import get_backend, get_xp
 from .core import dropout_backward, dropout_forward

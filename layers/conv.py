@@ -20,7 +20,7 @@ the GEMM code. Everything here runs on numpy or cupy arrays.
 
 from __future__ import annotations
 
-from . import _validate as v
+from . import validate as v
 from ._cache import backward_of, forward_layer
 from ._threads import batch_parts, run_parts
 from .backend import get_xp, windows

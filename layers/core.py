@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from . import _validate as v
+from . import validate as v
 from ._cache import backward_of, forward_layer
 from .backend import get_xp, numpy, random_uniform, seeded_or_global_rng
 

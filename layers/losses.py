@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import _validate as v
+from . import validate as v
 from ._threads import batch_parts, run_parts
 from .backend import get_xp, logsumexp
 

@@ -9,7 +9,7 @@ mode. With eps > 0, a constant feature gives xhat = 0 and finite gradients.
 
 from __future__ import annotations
 
-from . import _validate as v
+from . import validate as v
 from ._cache import backward_of, forward_layer
 from .backend import get_xp
 

@@ -15,7 +15,7 @@ Ties: as in the naive reference (and torch), the whole gradient of a window goes
 
 from __future__ import annotations
 
-from . import _validate as v
+from . import validate as v
 from ._cache import backward_of, forward_layer
 from .backend import get_xp
 from .conv import conv_output_shape

@@ -20,7 +20,7 @@ step costs one GEMM, one tanh over 4H columns and one over H.
 
 from __future__ import annotations
 
-from . import _validate as v
+from . import validate as v
 from ._cache import backward_of, forward_layer
 from .backend import get_xp
 

@@ -17,7 +17,7 @@ GIL in every pass), which numpy's one-core elementwise loops otherwise leave idl
 
 from __future__ import annotations
 
-from . import _validate as v
+from . import validate as v
 from ._threads import batch_parts, run_parts
 from .backend import get_xp
 from ._cache import backward_of, forward_layer

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import _validate as v
+from . import validate as v
 from ._cache import backward_of, forward_layer
 from .backend import get_xp, scatter_add, softmax
 

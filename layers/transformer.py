@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from . import _validate as val
+from . import validate as val
 from ._threads import batch_parts, run_parts
 from .attention import MHA_KEYS, multihead_attention_backward, multihead_attention_forward
 from ._cache import backward_of, forward_layer

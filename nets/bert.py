@@ -25,7 +25,7 @@ from numbers import Integral
 import numpy as np
 
 from layers import BLOCK_KEYS, affine_backward, affine_forward
-from layers import _validate as v
+from layers import validate as v
 from layers.backend import default_rng, get_backend, get_xp, random_normal
 
 from .base import Model

@@ -9,7 +9,7 @@ import numpy as np
 from layers import (RECURRENT_CELLS, affine_backward, affine_forward, lstm_step_forward,
                     rnn_step_forward, temporal_affine_backward, temporal_affine_forward,
                     temporal_softmax_loss, word_embedding_backward, word_embedding_forward)
-from layers import _validate as v
+from layers import validate as v
 from layers.backend import get_backend, get_xp, random_normal, seeded_or_global_rng
 
 from .base import Model

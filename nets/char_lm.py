@@ -21,7 +21,7 @@ import numpy as np
 from layers import (RECURRENT_CELLS, affine_backward, affine_forward, softmax_loss,
                     temporal_affine_backward, temporal_affine_forward, temporal_softmax_loss,
                     word_embedding_backward, word_embedding_forward)
-from layers import _validate as v
+from layers import validate as v
 from layers.backend import default_rng, get_backend, get_xp, random_normal, to_numpy
 
 from .base import Model

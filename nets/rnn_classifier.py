@@ -14,7 +14,7 @@ import numpy as np
 
 from layers import (RECURRENT_CELLS, affine_backward, affine_forward, word_embedding_backward,
                     word_embedding_forward)
-from layers import _validate as v
+from layers import validate as v
 from layers.backend import default_rng, get_backend, get_xp, random_normal
 
 from .char_lm import CharRNNLM

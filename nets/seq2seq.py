@@ -31,7 +31,7 @@ from layers import (BLOCK_KEYS, MHA_KEYS, causal_mask, gelu_backward, gelu_forwa
                     temporal_affine_backward, temporal_affine_forward, temporal_softmax_loss,
                     transformer_block_backward, transformer_block_forward,
                     word_embedding_backward, word_embedding_forward)
-from layers import _validate as v
+from layers import validate as v
 from layers.backend import default_rng, get_backend, get_xp, random_normal, to_numpy
 from layers.transformer import _layernorm3, _layernorm3_backward  # (N, T, E) layernorm
 

@@ -23,7 +23,7 @@ from layers import (BLOCK_KEYS, causal_mask, dropout_backward, dropout_forward,
                     positional_embedding_backward, positional_embedding_forward,
                     transformer_block_backward, transformer_block_forward,
                     word_embedding_backward, word_embedding_forward)
-from layers import _validate as v
+from layers import validate as v
 from layers.backend import default_rng, get_backend, get_xp, random_normal, to_numpy
 
 from .base import Model

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from layers import _validate as v
+from layers import validate as v
 from layers.backend import is_array
 
 from .schedules import SCHEDULES

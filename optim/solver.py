@@ -27,7 +27,7 @@ import os
 import numpy as np
 from tqdm.auto import tqdm
 
-from layers import _validate as v
+from layers import validate as v
 from layers.backend import default_rng, get_xp, is_array, to_numpy, to_xp
 
 from . import rules as _rules

@@ -1,7 +1,7 @@
 """The integer-parameter rule (API.md, CS231n compatibility details): integer gamma/beta
 are cast to the floating dtype of the data input; bool, complex and object arrays stay a
 TypeError naming the function and the argument. The shared helper is
-``layers._validate.float_param``."""
+``layers.validate.float_param``."""
 
 import numpy as np
 import pytest
@@ -9,7 +9,7 @@ import pytest
 from layers import (affine_bn_relu_forward, affine_ln_relu_forward, batchnorm_forward,
                     conv_bn_relu_forward, conv_bn_relu_pool_forward, layernorm_forward,
                     spatial_batchnorm_forward, spatial_groupnorm_forward)
-from layers import _validate as v
+from layers import validate as v
 
 _rng = np.random.default_rng(7)
 X2 = _rng.standard_normal((6, 3))

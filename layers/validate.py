@@ -1,4 +1,5 @@
-"""Input checks shared by every layer.
+"""Input checks shared by every layer (public: the nets, the Solver and the data loaders
+check their arguments with the same helpers, so every error reads the same way).
 
 Each error names the function, the argument, the shape (or dtype, or key) it got and what
 it needs, so a user never has to decode a broadcasting error from deep inside numpy.
