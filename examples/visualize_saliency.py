@@ -21,10 +21,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from layerkit.data import load_digits  # noqa: E402
 from layers.backend import to_numpy  # noqa: E402
 from nets import ThreeLayerConvNet  # noqa: E402
 from optim import Solver  # noqa: E402
@@ -33,9 +33,7 @@ from optim import Solver  # noqa: E402
 def load(seed: int):
     """Digits as (N, 1, 8, 8) float32 in [0, 1], a shuffled 80/20 split, and the training
     mean (subtracted from both parts; added back for display)."""
-    d = load_digits()
-    X = (d.images / 16.0).astype(np.float32)[:, None]
-    y = d.target.astype(np.int64)
+    X, y = load_digits()  # (N, 1, 8, 8) float32 in [0, 1], (N,) int64
     order = np.random.default_rng(seed).permutation(len(y))
     X, y = X[order], y[order]
     n = int(0.8 * len(y))

@@ -214,14 +214,17 @@ def _dropouts(fn, dropout_param):
     return sub, sub, sub
 
 
-def _layernorm3(x, gamma, beta):
-    """layernorm_forward over the last axis of (N, T, E)."""
+def layernorm_seq(x, gamma, beta):
+    """layernorm_forward (eps 1e-5, the block's) over the last axis of a sequence batch
+    x (N, T, E); gamma, beta (E,). Returns (out (N, T, E), cache). Shared by the nets
+    built from blocks (final layernorms, the encoder-decoder's decoder blocks)."""
     N, T, E = x.shape
     out, cache = layernorm_forward(x.reshape(N * T, E), gamma, beta, _LN)
     return out.reshape(N, T, E), cache
 
 
-def _layernorm3_backward(dout, cache):
+def layernorm_seq_backward(dout, cache):
+    """Backward of layernorm_seq: dout (N, T, E) -> dx (N, T, E), dgamma, dbeta (E,)."""
     N, T, E = dout.shape
     dx, dgamma, dbeta = layernorm_backward(dout.reshape(N * T, E), cache)
     return dx.reshape(N, T, E), dgamma, dbeta
@@ -281,12 +284,12 @@ def transformer_block_forward(x, params, num_heads, mask=None, dropout_param=Non
 
 def _block_forward(x, params, num_heads, mask, drops):
     drop_attn, drop_res1, drop_res2 = drops
-    a, ln1 = _layernorm3(x, params["ln1_gamma"], params["ln1_beta"])  # (N, T, E)
+    a, ln1 = layernorm_seq(x, params["ln1_gamma"], params["ln1_beta"])  # (N, T, E)
     mha_params = {k: params[k] for k in MHA_KEYS}
     att, mha = multihead_attention_forward(a, a, a, mha_params, num_heads, mask, drop_attn)
     att, d1 = _maybe_dropout(att, drop_res1)
     x1 = x + att  # (N, T, E), the residual stream
-    b, ln2 = _layernorm3(x1, params["ln2_gamma"], params["ln2_beta"])
+    b, ln2 = layernorm_seq(x1, params["ln2_gamma"], params["ln2_beta"])
     h, ff1 = temporal_affine_forward(b, params["W_ff1"], params["b_ff1"])  # (N, T, F)
     g, gelu = gelu_forward(h)
     f, ff2 = temporal_affine_forward(g, params["W_ff2"], params["b_ff2"])  # (N, T, E)
@@ -329,14 +332,14 @@ def _block_backward(dout, cache):
     dg, dW_ff2, db_ff2 = temporal_affine_backward(df, ff2)
     dh = gelu_backward(dg, gelu)
     db, dW_ff1, db_ff1 = temporal_affine_backward(dh, ff1)
-    dx1, dln2_gamma, dln2_beta = _layernorm3_backward(db, ln2)
+    dx1, dln2_gamma, dln2_beta = layernorm_seq_backward(db, ln2)
     dx1 += dout  # the residual path
     datt = _maybe_dropout_backward(dx1, d1)
     dq, dk, dv, dparams = multihead_attention_backward(datt, mha)
     da = dq
     da += dk  # dq is the backward's own array: adding into it writes nothing of ours
     da += dv
-    dx, dln1_gamma, dln1_beta = _layernorm3_backward(da, ln1)
+    dx, dln1_gamma, dln1_beta = layernorm_seq_backward(da, ln1)
     dx += dx1
     dparams.update(ln1_gamma=dln1_gamma, ln1_beta=dln1_beta, ln2_gamma=dln2_gamma,
                    ln2_beta=dln2_beta, W_ff1=dW_ff1, b_ff1=db_ff1, W_ff2=dW_ff2,

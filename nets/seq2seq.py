@@ -33,7 +33,7 @@ from layers import (BLOCK_KEYS, MHA_KEYS, causal_mask, gelu_backward, gelu_forwa
                     word_embedding_backward, word_embedding_forward)
 from layers import validate as v
 from layers.backend import default_rng, get_backend, get_xp, random_normal, to_numpy
-from layers.transformer import _layernorm3, _layernorm3_backward  # (N, T, E) layernorm
+from layers.transformer import layernorm_seq, layernorm_seq_backward  # (N, T, E) layernorm
 
 from .base import Model
 from .transformer import _pick
@@ -62,16 +62,16 @@ def decoder_block_forward(x, memory, params, num_heads, self_mask, memory_mask):
     - cache: what decoder_block_backward needs
     """
     p = params
-    a, ln1 = _layernorm3(x, p["ln1_gamma"], p["ln1_beta"])
+    a, ln1 = layernorm_seq(x, p["ln1_gamma"], p["ln1_beta"])
     att, sa = multihead_attention_forward(a, a, a, {k: p[k] for k in MHA_KEYS}, num_heads,
                                           self_mask)
     x1 = x + att  # (N, T, E)
-    c, lnx = _layernorm3(x1, p["cross.ln_gamma"], p["cross.ln_beta"])
+    c, lnx = layernorm_seq(x1, p["cross.ln_gamma"], p["cross.ln_beta"])
     crs, ca = multihead_attention_forward(c, memory, memory,
                                           {k: p["cross." + k] for k in MHA_KEYS}, num_heads,
                                           memory_mask)
     x2 = x1 + crs
-    b, ln2 = _layernorm3(x2, p["ln2_gamma"], p["ln2_beta"])
+    b, ln2 = layernorm_seq(x2, p["ln2_gamma"], p["ln2_beta"])
     h, ff1 = temporal_affine_forward(b, p["W_ff1"], p["b_ff1"])  # (N, T, F)
     g, gel = gelu_forward(h)
     f, ff2 = temporal_affine_forward(g, p["W_ff2"], p["b_ff2"])  # (N, T, E)
@@ -95,17 +95,17 @@ def decoder_block_backward(dout, cache):
     dg, grads["W_ff2"], grads["b_ff2"] = temporal_affine_backward(dout, ff2)
     dh = gelu_backward(dg, gel)
     db, grads["W_ff1"], grads["b_ff1"] = temporal_affine_backward(dh, ff1)
-    dx2, grads["ln2_gamma"], grads["ln2_beta"] = _layernorm3_backward(db, ln2)
+    dx2, grads["ln2_gamma"], grads["ln2_beta"] = layernorm_seq_backward(db, ln2)
     dx2 += dout  # residual; dx2 is the backward's own array
     dc, dk, dv, dcross = multihead_attention_backward(dx2, ca)
     dmemory = dk
     dmemory += dv  # keys and values are both the memory
-    dx1, grads["cross.ln_gamma"], grads["cross.ln_beta"] = _layernorm3_backward(dc, lnx)
+    dx1, grads["cross.ln_gamma"], grads["cross.ln_beta"] = layernorm_seq_backward(dc, lnx)
     dx1 += dx2
     dq, dk, dv, dself = multihead_attention_backward(dx1, sa)
     dq += dk  # queries, keys and values are all a
     dq += dv
-    dx, grads["ln1_gamma"], grads["ln1_beta"] = _layernorm3_backward(dq, ln1)
+    dx, grads["ln1_gamma"], grads["ln1_beta"] = layernorm_seq_backward(dq, ln1)
     dx += dx1
     grads.update(dself)
     grads.update({"cross." + k: g for k, g in dcross.items()})
@@ -215,13 +215,13 @@ class Seq2SeqTransformer(Model):
             h, c = transformer_block_forward(h, {k: p[f"enc{layer}.{k}"] for k in BLOCK_KEYS},
                                              self.num_heads, keys)
             blocks.append(c)
-        memory, c_ln = _layernorm3(h, p["lne_gamma"], p["lne_beta"])
+        memory, c_ln = layernorm_seq(h, p["lne_gamma"], p["lne_beta"])
         return memory, keys, (c_tok, c_pos, blocks, c_ln)
 
     def encode_backward(self, dmemory, cache, grads):
         """Adds the encoder's param gradients into ``grads``."""
         c_tok, c_pos, blocks, c_ln = cache
-        dh, grads["lne_gamma"], grads["lne_beta"] = _layernorm3_backward(dmemory, c_ln)
+        dh, grads["lne_gamma"], grads["lne_beta"] = layernorm_seq_backward(dmemory, c_ln)
         for layer in range(self.num_enc_layers, 0, -1):
             dh, dbp = transformer_block_backward(dh, blocks[layer - 1])
             grads.update({f"enc{layer}.{k}": g for k, g in dbp.items()})
@@ -241,7 +241,7 @@ class Seq2SeqTransformer(Model):
             bp = {k[len(f"dec{layer}."):]: a for k, a in p.items() if k.startswith(f"dec{layer}.")}
             h, c = decoder_block_forward(h, memory, bp, self.num_heads, causal, keys)
             blocks.append(c)
-        hf, c_lnf = _layernorm3(h, p["lnf_gamma"], p["lnf_beta"])
+        hf, c_lnf = layernorm_seq(h, p["lnf_gamma"], p["lnf_beta"])
         scores, c_out = temporal_affine_forward(hf, p["W_out"], p["b_out"])
         return scores, (c_tok, c_pos, blocks, c_lnf, c_out)
 
@@ -249,7 +249,7 @@ class Seq2SeqTransformer(Model):
         """Adds the decoder's param gradients into ``grads``; returns dmemory (N, S, E)."""
         c_tok, c_pos, blocks, c_lnf, c_out = cache
         dhf, grads["W_out"], grads["b_out"] = temporal_affine_backward(dscores, c_out)
-        dh, grads["lnf_gamma"], grads["lnf_beta"] = _layernorm3_backward(dhf, c_lnf)
+        dh, grads["lnf_gamma"], grads["lnf_beta"] = layernorm_seq_backward(dhf, c_lnf)
         dmemory = None
         for layer in range(self.num_dec_layers, 0, -1):
             dh, dm, dbp = decoder_block_backward(dh, blocks[layer - 1])
