@@ -21,7 +21,9 @@ Epochs are real passes: each epoch draws a permutation of the training set and w
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 import os
 
 import numpy as np
@@ -70,21 +72,44 @@ def _first_nonfinite(named: dict) -> str | None:
     return None
 
 
-def _check_labels(name: str, y, C: int) -> None:
+def _check_labels(name: str, y, C: int) -> int:
     """Labels below C, the number of classes the model scores (one pass over y); negative
-    ones are allowed: they mark targets that are not counted."""
-    hi = int(y.max()) if y.size else 0
+    ones are allowed: they mark targets that are not counted. Returns the smallest label."""
+    if not y.size:
+        return 0
+    lo, hi = (int(m) for m in to_numpy(get_xp(y).stack([y.min(), y.max()])))  # one read
     if hi >= C:
         raise ValueError(f"check_accuracy: {name} holds label {hi}, but the model scores "
                          f"C = {C} classes; labels must be < {C} (negative ones are not "
                          "counted)")
+    return lo
 
 
-def _state_field(name: str) -> property:
-    """A Solver attribute that reads and writes ``solver.state.<name>``."""
-    return property(lambda self: getattr(self.state, name),
-                    lambda self, value: setattr(self.state, name, value),
+def _state_field(name: str, read_pending: bool = False) -> property:
+    """A Solver attribute that reads and writes ``solver.state.<name>``; a per-step
+    history (``read_pending``) first reads the steps still on the device."""
+
+    def get(self):
+        if read_pending:
+            self._read()
+        return getattr(self.state, name)
+
+    return property(get, lambda self, value: setattr(self.state, name, value),
                     doc=f"The run's {name} (a field of ``Solver.state``).")
+
+
+def _plain(configs: dict) -> dict:
+    """Each update-rule config's keys and non-array values (what ``_keep_if`` cannot
+    keep): enough to roll a config back to this step once its arrays were kept."""
+    return {p: (set(cfg), {k: c for k, c in cfg.items() if not is_array(c)})
+            for p, cfg in configs.items()}
+
+
+def _keep_if(ok, new: dict, old: dict) -> dict:
+    """``new``'s arrays where the device flag ``ok`` is true, else ``old``'s (no sync)."""
+    xp = get_xp(ok)
+    return {k: xp.where(ok, a, old[k]) if is_array(a) and k in old and is_array(old[k])
+            and a.shape == old[k].shape else a for k, a in new.items()}
 
 
 class Solver:
@@ -106,12 +131,12 @@ class Solver:
     best_params = _state_field("best_params")
     optim_configs = _state_field("optim_configs")
     rng = _state_field("rng")
-    loss_history = _state_field("loss_history")
-    lr_history = _state_field("lr_history")
+    loss_history = _state_field("loss_history", read_pending=True)
+    lr_history = _state_field("lr_history", read_pending=True)
     train_acc_history = _state_field("train_acc_history")
     val_acc_history = _state_field("val_acc_history")
     acc_iterations = _state_field("acc_iterations")
-    grad_norm_history = _state_field("grad_norm_history")
+    grad_norm_history = _state_field("grad_norm_history", read_pending=True)
 
     def __init__(self, model, data, **kwargs):
         s = check_settings(kwargs)  # every setting checked here (optim/settings.py)
@@ -153,6 +178,11 @@ class Solver:
                                              for p in self.model.params})
         self.last_checkpoint = None
         self._written = []  # checkpoint files this Solver wrote, oldest first
+        # steps whose statistics are still on the device (see _step and _read), and
+        # whether every one of them was finite (a device flag)
+        self._pending = []
+        self._finite = True
+        self._labels_ok = False  # y_train's labels checked against the model's classes
 
     @property
     def iterations_per_epoch(self) -> int:
@@ -212,29 +242,40 @@ class Solver:
             epoch=self.epoch + 1, iteration=self.iteration + 1, parameter=name,
             checkpoint=self.last_checkpoint)
 
-    def _step(self, idx):
-        """One update from the minibatch ``idx``; nothing changes if anything is non-finite.
+    def _window(self) -> int:
+        """Steps between reads of the step statistics (loss, norms, finite flags): 1 on
+        the host, where a read costs nothing, ``print_every`` on a device (each read
+        stalls the GPU). Epoch ends, step 1, a stop and the end of ``train`` read too."""
+        if self._xp() is np:
+            return 1
+        return int(self.print_every) if self.print_every else self.iterations_per_epoch
 
-        Returns the gradients (before clipping)."""
+    def _step(self, idx):
+        """One update from the minibatch ``idx``; a non-finite loss, gradient or param
+        raises ``TrainingDivergedError`` when the step statistics are read (``_read``),
+        with the model at the last finite step.
+
+        Nothing is read back to the host here: the loss, the gradient norm and the finite
+        flags stay on the device as one row of ``self._pending``. Returns the gradients
+        (before clipping)."""
         xp = self._xp()
         X, y = self._batch(self.X_train[idx]), to_xp(self.y_train[idx], xp)
-        loss, grads = self.model.loss(X, y)
-        loss = float(loss)
-        if not math.isfinite(loss):
-            raise self._diverged(f"the loss is {loss}", "loss")
+        with v.labels_checked(self._labels_ok):
+            loss, grads = self.model.loss(X, y)
         if set(grads) != set(self.model.params):
             raise ValueError(f"Solver: model.loss returned grads for {sorted(grads)} but "
                              f"params are {sorted(self.model.params)}")
-        bad = _first_nonfinite(grads)
-        if bad is not None:
-            raise self._diverged(f"the gradient of parameter {bad!r} is not finite", bad)
+        loss = xp.asarray(loss)
+        row = [loss.astype(xp.float64).reshape(1)]
+        flags = [xp.isfinite(loss)] + [xp.isfinite(g).all() for g in grads.values()]
         raw = grads
         if self.grad_clip is not None:
-            norm = math.sqrt(sum(float((g * g).sum()) for g in grads.values()))
-            self.grad_norm_history.append(norm)
-            if norm > self.grad_clip:
-                scale = float(self.grad_clip) / norm  # a Python float keeps float32 float32
-                grads = {k: g * scale for k, g in grads.items()}
+            # summed left to right in float64, as Python's sum of floats would
+            norm = xp.sqrt(functools.reduce(
+                operator.add, [(g * g).sum().astype(xp.float64) for g in grads.values()]))
+            row.append(norm.reshape(1))
+            scale = xp.where(norm > self.grad_clip, float(self.grad_clip) / norm, 1.0)
+            grads = {k: g * scale.astype(g.dtype) for k, g in grads.items()}
         configs = self.optim_configs
         lr = self._scheduled_rate()
         if lr is not None:
@@ -242,18 +283,59 @@ class Solver:
         new_params, new_configs = {}, {}
         for p, w in self.model.params.items():
             # a copy: a rule stores its state in the dict it is handed (CS231n), and a
-            # step that diverges below must leave the Solver's state as it was
+            # step that diverges must leave the Solver's state as it was
             new_params[p], new_configs[p] = self.update_rule(w, grads[p], dict(configs[p]))
-        bad = _first_nonfinite(new_params)
-        if bad is not None:
-            raise self._diverged(f"parameter {bad!r} became non-finite in the update", bad)
+        flags += [xp.isfinite(w).all() for w in new_params.values()]
+        row.append(xp.stack(flags).astype(xp.float64))
+        first = next(iter(new_configs.values()), {})
+        self._pending.append((xp.concatenate(row), float(first.get("learning_rate", math.nan)),
+                              _plain(self.optim_configs)))
+        if self._window() == 1:  # read now: a bad step changes nothing
+            self._read()
+        else:  # read later: from a bad step on, every array keeps its last finite value
+            self._finite = self._finite & xp.all(row[-1] > 0)
+            new_params = _keep_if(self._finite, new_params, self.model.params)
+            new_configs = {p: _keep_if(self._finite, c, self.optim_configs[p])
+                           for p, c in new_configs.items()}
         self.model.params.update(new_params)  # the same dict, new arrays (CS231n)
         self.optim_configs = new_configs
-        self.loss_history.append(loss)
-        first = next(iter(new_configs.values()), {})
-        self.lr_history.append(float(first.get("learning_rate", float("nan"))))
         self.iteration += 1
         return raw
+
+    def _read(self):
+        """Read the pending steps' statistics back in one transfer; append the finite
+        steps' loss, lr and gradient norm to the histories; raise on the first step with
+        a non-finite value, the model and configs rolled back to the step before it."""
+        if not self._pending:
+            return
+        xp = self._xp()
+        rows = to_numpy(xp.stack([r for r, _, _ in self._pending]))  # the one sync
+        pending, self._pending = self._pending, []
+        self._finite = True
+        start = self.iteration - len(pending) + (1 if self._window() == 1 else 0)
+        clip = self.grad_clip is not None
+        names = ["loss"] + [f"grad:{p}" for p in self.model.params] + list(self.model.params)
+        st = self.state
+        for i, (row, (_, lr, plain)) in enumerate(zip(rows, pending, strict=True)):
+            flags = row[2 if clip else 1:]
+            if not flags.all():
+                self.iteration = start + i  # steps done before the bad one
+                for p, c in self.optim_configs.items():  # arrays were kept on the device
+                    keys, values = plain[p]
+                    self.optim_configs[p] = {**{k: a for k, a in c.items() if k in keys},
+                                             **values}
+                bad = names[int(np.argmin(flags))]
+                if bad == "loss":
+                    raise self._diverged(f"the loss is {row[0]}", "loss")
+                if bad.startswith("grad:"):
+                    raise self._diverged(f"the gradient of parameter {bad[5:]!r} is not "
+                                         "finite", bad[5:])
+                raise self._diverged(f"parameter {bad!r} became non-finite in the update",
+                                     bad)
+            st.loss_history.append(float(row[0]))
+            st.lr_history.append(lr)
+            if clip:
+                st.grad_norm_history.append(float(row[1]))
 
     # --- the loop ----------------------------------------------------------------------
 
@@ -284,7 +366,9 @@ class Solver:
         for start in range(0, N, batch_size):
             scores = self.model.loss(self._batch(X[start:start + batch_size]))
             if start == 0:  # every label, not just the subsample: now C is known
-                _check_labels(name, y_all, scores.shape[-1])
+                lo = _check_labels(name, y_all, scores.shape[-1])
+                if y_all is self.y_train and lo >= 0:  # every training label in [0, C):
+                    self._labels_ok = True  # the loss need not check them per minibatch
             yb = to_xp(y[start:start + batch_size], xp)
             pred = xp.argmax(scores, axis=-1)  # (n,) or (n, T)
             if pred.shape != yb.shape:
@@ -337,11 +421,14 @@ class Solver:
                 order = self.state.epoch_order
                 grads = self._step(order[j * self.batch_size:(j + 1) * self.batch_size])
                 t = self.iteration
+                epoch_end = t % ipe == 0
                 bar.update(1)
-                bar.set_postfix(loss=f"{self.loss_history[-1]:.4f}", refresh=False)
+                if (t % self._window() == 0 or t == 1 or epoch_end or t == stop
+                        or self._stop_requested):
+                    self._read()  # the window's one sync; raises on divergence
+                    bar.set_postfix(loss=f"{self.state.loss_history[-1]:.4f}", refresh=False)
                 if self.print_every and t % self.print_every == 0:
                     self._say(f"(Iteration {t} / {total}) loss: {self.loss_history[-1]:f}")
-                epoch_end = t % ipe == 0
                 if epoch_end:
                     self.epoch += 1
                     self.state.epoch_order = None  # a finished epoch's order is not state
@@ -356,6 +443,7 @@ class Solver:
         finally:
             self._stop_requested = False
             bar.close()
+        self._read()  # a callback's request_stop, say
         if self.restore_best and self.best_params and self.iteration >= total:
             self.model.params.update({k: v.copy() for k, v in self.best_params.items()})
 
@@ -378,6 +466,7 @@ class Solver:
 
     def checkpoint_state(self) -> dict:
         """Everything a resume needs, as a tree of arrays and JSON values."""
+        self._read()  # the steps still on the device, into the histories
         # from the attributes, which a CS231n-style script may have changed since __init__
         settings = {k: getattr(self, k) for k in _SETTINGS if k != "update_rule"}
         settings["update_rule"] = self.rule_name
