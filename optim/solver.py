@@ -267,7 +267,7 @@ class Solver:
                              f"params are {sorted(self.model.params)}")
         loss = xp.asarray(loss)
         row = [loss.astype(xp.float64).reshape(1)]
-        flags = [xp.isfinite(loss)] + [xp.isfinite(g).all() for g in grads.values()]
+        flags = [xp.isfinite(loss)] + [xp.isfinite(grads[p]).all() for p in self.model.params]
         raw = grads
         if self.grad_clip is not None:
             # summed left to right in float64, as Python's sum of floats would
