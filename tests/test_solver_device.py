@@ -146,3 +146,17 @@ def test_divergence_at_the_first_step_leaves_the_run_as_it_started(cp):
     assert solver.optim_configs == configs
     for k, w in start.items():
         np.testing.assert_array_equal(cp.asnumpy(solver.model.params[k]), w)
+
+
+def test_training_labels_are_checked_once_but_never_skipped_unchecked(cp):
+    """The loss stops checking labels on the device only once the Solver has seen every
+    training label in [0, C); a negative one (allowed by check_accuracy, where it marks
+    a target not counted) keeps the per-minibatch check, which catches it."""
+    data = _data()
+    data["y_train"] = data["y_train"].copy()
+    data["y_train"][-7] = -1
+    model = FullyConnectedNet([10], input_dim=12, num_classes=4, seed=0).to("cupy")
+    solver = Solver(model, data, batch_size=20, num_epochs=1, verbose=False, seed=0)
+    with pytest.raises(ValueError, match="softmax_loss: y has value -1"):
+        solver.train()
+    assert solver.iteration > 1  # not the first minibatch: caught by the per-step check
