@@ -2,7 +2,6 @@
 print_every window, the same numbers as on numpy, and divergence found within a window
 still named at its first bad step with the model rolled back to the step before it."""
 
-import math
 import sys
 
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 from nets import FullyConnectedNet
 from optim import Solver, TrainingDivergedError
 from tests import fake_cupy
+from tests.tiny_models import Poison
 
 
 @pytest.fixture
@@ -81,30 +81,6 @@ def test_same_histories_as_on_numpy(cp, clip):
         assert min(norms) < clip < max(norms)
     for k, w in host.model.params.items():
         np.testing.assert_array_equal(cp.asnumpy(dev.model.params[k]), w)
-
-
-class Poison:
-    """The model, with a non-finite loss or gradient at training call ``at_call``."""
-
-    def __init__(self, model, at_call, what):
-        self.model, self.at_call, self.what, self.calls = model, at_call, what, 0
-        self.params = model.params  # the same dict: the Solver updates it in place
-
-    def loss(self, X, y=None):
-        out = self.model.loss(X, y)
-        if y is None:
-            return out
-        self.calls += 1
-        loss, grads = out
-        if self.calls == self.at_call:
-            if self.what == "loss":
-                loss = loss * math.inf
-            else:
-                grads = dict(grads)
-                g = grads[self.what].copy()
-                g[0] = math.nan
-                grads[self.what] = g
-        return loss, grads
 
 
 @pytest.mark.parametrize("what", ["loss", "b2"])
