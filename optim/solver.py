@@ -376,8 +376,10 @@ class Solver:
                                  f"need targets of shape {tuple(pred.shape)}; got "
                                  f"{tuple(yb.shape)}")
             counted = yb >= 0
-            correct += int(((pred == yb) & counted).sum())
-            total += int(counted.sum())
+            correct = correct + ((pred == yb) & counted).sum()  # summed on the device
+            total = total + counted.sum()
+        if is_array(total):
+            correct, total = (int(c) for c in to_numpy(xp.stack([correct, total])))  # 1 read
         return correct / max(total, 1)
 
     def _check_and_record(self):
