@@ -14,7 +14,7 @@ import math
 
 from . import _validate as val
 from ._cache import backward_of, forward_layer
-from .backend import get_backend, get_xp
+from .backend import get_backend, get_xp, softmax
 from .core import dropout_backward, dropout_forward
 
 
@@ -76,11 +76,7 @@ def attention_forward(q, k, v, mask=None, dropout_param=None):
     mask = _check_mask(fn, mask, scores.shape)
     if mask is not None:
         scores = xp.where(mask, scores, -xp.inf)
-    top = scores.max(axis=-1, keepdims=True)
-    top = xp.where(xp.isfinite(top), top, 0)  # all-masked rows: avoid -inf - -inf
-    probs = xp.exp(scores - top)
-    sums = probs.sum(axis=-1, keepdims=True)
-    probs /= xp.where(sums > 0, sums, 1)  # all-masked rows stay 0
+    probs = softmax(scores, axis=-1)  # (..., S, T); all-masked rows stay 0
     dropped, drop_cache = probs, None
     if dropout_param is not None:
         dropped, drop_cache = dropout_forward(probs, dropout_param)

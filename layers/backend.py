@@ -230,11 +230,22 @@ def logsumexp(x, axis: int = -1, keepdims: bool = False):
     return out if keepdims else out.squeeze(axis)
 
 
-def softmax(x, axis: int = -1):
-    """Softmax along ``axis``, max-shifted so large logits stay finite."""
+def softmax(x, axis: int = -1, *, with_logsumexp: bool = False):
+    """Softmax along ``axis`` (a new array), max-shifted so large logits stay finite; the
+    one definition the layers share (softmax_loss fuses the same steps in place).
+
+    A slice that is all -inf (attention with every key masked) gives zeros, not nan.
+    With ``with_logsumexp`` also returns log(sum(exp(x))) along ``axis`` (kept as a size-1
+    axis), from the same exponentials: a cross-entropy is then lse - x[target].
+    """
     xp = get_xp(x)
-    e = xp.exp(x - x.max(axis=axis, keepdims=True))
-    e /= e.sum(axis=axis, keepdims=True)  # e is our own temporary
+    m = x.max(axis=axis, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0)  # all -inf slices: no (-inf) - (-inf)
+    e = xp.exp(x - m)  # our own temporary, normalised in place
+    s = e.sum(axis=axis, keepdims=True)
+    e /= xp.where(s > 0, s, 1)
+    if with_logsumexp:
+        return e, m + xp.log(s)
     return e
 
 

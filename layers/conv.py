@@ -38,10 +38,6 @@ __all__ = [
 # --- geometry -------------------------------------------------------------------------
 
 
-def _int_param(fn: str, dname: str, d, key: str, minimum: int) -> int:
-    return v.integer(fn, f"{dname}[{key!r}]", d[key], minimum)
-
-
 def _tile(fn: str, axis: str, size: int, kernel: int, kname: str, stride: int, pad: int,
           context: str) -> int:
     """Output length along one axis, or a ValueError that shows the arithmetic."""
@@ -108,8 +104,8 @@ def _conv_inputs(fn: str, x, w, b, conv_param):
                          f"but w has C = {C} (shape {tuple(w.shape)}); they must match")
     v.shape(fn, "b", b, (F,), "to match w's F")
     v.keys(fn, "conv_param", conv_param, ("stride", "pad"))
-    stride = _int_param(fn, "conv_param", conv_param, "stride", 1)
-    pad = _int_param(fn, "conv_param", conv_param, "pad", 0)
+    stride = v.integer(fn, "conv_param['stride']", conv_param["stride"], 1)
+    pad = v.integer(fn, "conv_param['pad']", conv_param["pad"], 0)
     OH, OW = conv_output_shape(x.shape[2], x.shape[3], HH, WW, stride, pad, fn=fn)
     return stride, pad, OH, OW
 

@@ -32,7 +32,8 @@ def _check_affine_params(fn: str, x, gamma, beta):
 
 def _column_sums(a):
     """sum over axis 0 of a (N, D) array as a BLAS matrix-vector product: it reads ``a``
-    with all of BLAS's threads, about 2x faster here than ``a.sum(axis=0)``."""
+    with all of BLAS's threads, faster than ``a.sum(axis=0)`` (benchmarks/README.md,
+    "Design measurements")."""
     xp = get_xp(a)
     return xp.ones(a.shape[0], dtype=a.dtype) @ a  # (D,)
 

@@ -5,7 +5,8 @@ The fast max pool never forms the windows. For each of the ph*pw offsets (i, j) 
 window, ``x[:, :, i::stride, j::stride]`` (cut to OH x OW) is the (N, C, OH, OW) array of
 the (i, j)-th element of every window, so the pool is an elementwise maximum over ph*pw
 strided slices. numpy's reductions over tiny trailing axes (the CS231n reshape path) run
-an inner loop of 2 elements and were 17-30x slower here than these full-width maxima.
+an inner loop of 2 elements and are an order of magnitude slower than these full-width
+maxima (measured in benchmarks/README.md, "Design measurements").
 Overlapping windows (stride < pool) need nothing special.
 
 Ties: as in the naive reference (and torch), the whole gradient of a window goes to the
@@ -17,7 +18,7 @@ from __future__ import annotations
 from . import _validate as v
 from ._cache import backward_of, forward_layer
 from .backend import get_xp
-from .conv import _int_param, conv_output_shape
+from .conv import conv_output_shape
 
 __all__ = [
     "max_pool_forward_naive", "max_pool_backward_naive",
@@ -33,9 +34,9 @@ def _pool_inputs(fn: str, x, pool_param):
     """Validate a pool call; return (ph, pw, stride, OH, OW)."""
     v.array(fn, "x", x, ndim=4, what="(N, C, H, W)")
     v.keys(fn, "pool_param", pool_param, ("pool_height", "pool_width", "stride"))
-    ph = _int_param(fn, "pool_param", pool_param, "pool_height", 1)
-    pw = _int_param(fn, "pool_param", pool_param, "pool_width", 1)
-    stride = _int_param(fn, "pool_param", pool_param, "stride", 1)
+    ph = v.integer(fn, "pool_param['pool_height']", pool_param["pool_height"], 1)
+    pw = v.integer(fn, "pool_param['pool_width']", pool_param["pool_width"], 1)
+    stride = v.integer(fn, "pool_param['stride']", pool_param["stride"], 1)
     OH, OW = conv_output_shape(x.shape[2], x.shape[3], ph, pw, stride, 0, fn=fn,
                                names=("pool_height", "pool_width"))
     return ph, pw, stride, OH, OW

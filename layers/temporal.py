@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import _validate as v
 from ._cache import backward_of, forward_layer
-from .backend import get_xp, scatter_add
+from .backend import get_xp, scatter_add, softmax
 
 
 @forward_layer
@@ -125,13 +125,10 @@ def temporal_softmax_loss(x, y, mask, verbose=False):
     flat = x.reshape(N * T, V)
     rows = xp.arange(N * T)
     yf = y.reshape(-1)
-    shifted = flat - flat.max(axis=1, keepdims=True)  # (NT, V), <= 0; our own temporary
-    probs = xp.exp(shifted)
-    sums = probs.sum(axis=1, keepdims=True)  # (NT, 1) >= 1
-    nll = xp.log(sums[:, 0]) - shifted[rows, yf]  # (NT,)
+    probs, lse = softmax(flat, axis=1, with_logsumexp=True)  # (NT, V), (NT, 1)
+    nll = lse[:, 0] - flat[rows, yf]  # (NT,)
     inv_n = x.dtype.type(1.0 / N)
     loss = (nll * w[:, 0]).sum() * inv_n
-    probs /= sums  # softmax, in place on our own temporary
     probs[rows, yf] -= 1
     probs *= w * inv_n
     if verbose:
