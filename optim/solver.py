@@ -17,6 +17,14 @@ over the run), a tqdm progress bar when ``verbose``, ``lr_history``, a stop with
 
 Epochs are real passes: each epoch draws a permutation of the training set and walks it in
 ``N // batch_size`` minibatches (the remainder differs each epoch).
+
+On a device (cupy) a step reads nothing back to the host: its loss, gradient norm and
+finite flags stay on the device and are read in one transfer per ``print_every`` window
+(and after step 1, at each epoch end, on a stop and when ``train`` returns); the training
+labels are range-checked once per dataset, not per minibatch. A non-finite step found in
+a window is named as the step it was, and from it on every update was masked on the
+device, so the model and optimizer state are those of the last finite step. On numpy the
+window is one step (a read costs nothing there).
 """
 
 from __future__ import annotations
