@@ -29,9 +29,7 @@ window is one step (a read costs nothing there).
 
 from __future__ import annotations
 
-import functools
 import math
-import operator
 import os
 
 import numpy as np
@@ -45,6 +43,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .schedules import cosine, step_decay
 from .settings import SETTINGS, check_data, check_settings
 from .state import RunState, params_like
+from .step_stats import check_labels, first_nonfinite, global_norm, keep_if, plain_values
 
 __all__ = ["Solver", "TrainingDivergedError"]
 
@@ -68,31 +67,6 @@ class TrainingDivergedError(FloatingPointError):
         self.parameter, self.checkpoint = parameter, checkpoint
 
 
-def _first_nonfinite(named: dict) -> str | None:
-    """The first name whose array holds a nan or inf (one reduction per array, one sync)."""
-    if not named:
-        return None
-    xp = get_xp(*named.values())
-    flags = to_numpy(xp.stack([xp.isfinite(a).all() for a in named.values()]))
-    for name, ok in zip(named, flags, strict=True):
-        if not ok:
-            return name
-    return None
-
-
-def _check_labels(name: str, y, C: int) -> int:
-    """Labels below C, the number of classes the model scores (one pass over y); negative
-    ones are allowed: they mark targets that are not counted. Returns the smallest label."""
-    if not y.size:
-        return 0
-    lo, hi = (int(m) for m in to_numpy(get_xp(y).stack([y.min(), y.max()])))  # one read
-    if hi >= C:
-        raise ValueError(f"check_accuracy: {name} holds label {hi}, but the model scores "
-                         f"C = {C} classes; labels must be < {C} (negative ones are not "
-                         "counted)")
-    return lo
-
-
 def _state_field(name: str, read_pending: bool = False) -> property:
     """A Solver attribute that reads and writes ``solver.state.<name>``; a per-step
     history (``read_pending``) first reads the steps still on the device."""
@@ -104,20 +78,6 @@ def _state_field(name: str, read_pending: bool = False) -> property:
 
     return property(get, lambda self, value: setattr(self.state, name, value),
                     doc=f"The run's {name} (a field of ``Solver.state``).")
-
-
-def _plain(configs: dict) -> dict:
-    """Each update-rule config's keys and non-array values (what ``_keep_if`` cannot
-    keep): enough to roll a config back to this step once its arrays were kept."""
-    return {p: (set(cfg), {k: c for k, c in cfg.items() if not is_array(c)})
-            for p, cfg in configs.items()}
-
-
-def _keep_if(ok, new: dict, old: dict) -> dict:
-    """``new``'s arrays where the device flag ``ok`` is true, else ``old``'s (no sync)."""
-    xp = get_xp(ok)
-    return {k: xp.where(ok, a, old[k]) if is_array(a) and k in old and is_array(old[k])
-            and a.shape == old[k].shape else a for k, a in new.items()}
 
 
 class Solver:
@@ -279,8 +239,7 @@ class Solver:
         raw = grads
         if self.grad_clip is not None:
             # summed left to right in float64, as Python's sum of floats would
-            norm = xp.sqrt(functools.reduce(
-                operator.add, [(g * g).sum().astype(xp.float64) for g in grads.values()]))
+            norm = global_norm(grads)
             row.append(norm.reshape(1))
             scale = xp.where(norm > self.grad_clip, float(self.grad_clip) / norm, 1.0)
             grads = {k: g * scale.astype(g.dtype) for k, g in grads.items()}
@@ -297,13 +256,13 @@ class Solver:
         row.append(xp.stack(flags).astype(xp.float64))
         first = next(iter(new_configs.values()), {})
         self._pending.append((xp.concatenate(row), float(first.get("learning_rate", math.nan)),
-                              _plain(self.optim_configs)))
+                              plain_values(self.optim_configs)))
         if self._window() == 1:  # read now: a bad step changes nothing
             self._read()
         else:  # read later: from a bad step on, every array keeps its last finite value
             self._finite = self._finite & xp.all(row[-1] > 0)
-            new_params = _keep_if(self._finite, new_params, self.model.params)
-            new_configs = {p: _keep_if(self._finite, c, self.optim_configs[p])
+            new_params = keep_if(self._finite, new_params, self.model.params)
+            new_configs = {p: keep_if(self._finite, c, self.optim_configs[p])
                            for p, c in new_configs.items()}
         self.model.params.update(new_params)  # the same dict, new arrays (CS231n)
         self.optim_configs = new_configs
@@ -374,7 +333,7 @@ class Solver:
         for start in range(0, N, batch_size):
             scores = self.model.loss(self._batch(X[start:start + batch_size]))
             if start == 0:  # every label, not just the subsample: now C is known
-                lo = _check_labels(name, y_all, scores.shape[-1])
+                lo = check_labels(name, y_all, scores.shape[-1])
                 if y_all is self.y_train and lo >= 0:  # every training label in [0, C):
                     self._labels_ok = True  # the loss need not check them per minibatch
             yb = to_xp(y[start:start + batch_size], xp)
@@ -413,7 +372,7 @@ class Solver:
         the model only when the plan is complete (``restore_best``).
         """
         N, ipe, total = self.X_train.shape[0], self.iterations_per_epoch, self.num_iterations
-        bad = _first_nonfinite(self.model.params)
+        bad = first_nonfinite(self.model.params)
         if bad is not None:  # not divergence: the params were handed over that way
             raise ValueError(f"Solver.train: parameter {bad!r} holds nan or inf before "
                              "training; the model's params must be finite")
