@@ -255,7 +255,9 @@ class Solver:
         flags += [xp.isfinite(w).all() for w in new_params.values()]
         row.append(xp.stack(flags).astype(xp.float64))
         first = next(iter(new_configs.values()), {})
-        self._pending.append((xp.concatenate(row), float(first.get("learning_rate", math.nan)),
+        # (statistics, steps done before this one, its rate, what masking cannot keep)
+        self._pending.append((xp.concatenate(row), self.iteration,
+                              float(first.get("learning_rate", math.nan)),
                               plain_values(self.optim_configs)))
         if self._window() == 1:  # read now: a bad step changes nothing
             self._read()
@@ -276,17 +278,17 @@ class Solver:
         if not self._pending:
             return
         xp = self._xp()
-        rows = to_numpy(xp.stack([r for r, _, _ in self._pending]))  # the one sync
+        rows = to_numpy(xp.stack([r for r, *_ in self._pending]))  # the one sync
         pending, self._pending = self._pending, []
         self._finite = True
-        start = self.iteration - len(pending) + (1 if self._window() == 1 else 0)
-        clip = self.grad_clip is not None
+        # columns: the loss, [the gradient norm], then 1 + 2P finite flags (loss, grads, params)
+        clip = rows.shape[1] > 2 + 2 * len(self.model.params)
         names = ["loss"] + [f"grad:{p}" for p in self.model.params] + list(self.model.params)
         st = self.state
-        for i, (row, (_, lr, plain)) in enumerate(zip(rows, pending, strict=True)):
+        for row, (_, done, lr, plain) in zip(rows, pending, strict=True):
             flags = row[2 if clip else 1:]
             if not flags.all():
-                self.iteration = start + i  # steps done before the bad one
+                self.iteration = done  # the steps before the bad one
                 for p, c in self.optim_configs.items():  # arrays were kept on the device
                     keys, values = plain[p]
                     self.optim_configs[p] = {**{k: a for k, a in c.items() if k in keys},
