@@ -36,9 +36,9 @@ def _solver(backend, model_wrap=None, **kw):
     return Solver(model, _data(), **{**settings, **kw})
 
 
-def _syncs_per_step(solver, cp):
-    """Host syncs in train() outside the accuracy checks and the one scan of the params
-    at the start; and the number of steps."""
+def train_syncs(solver, cp=fake_cupy):
+    """``solver.train()``, counting host syncs: (those outside the accuracy checks and the
+    one scan of the params at the start, those in the accuracy checks, steps taken)."""
     in_acc = [0]
     check = solver.check_accuracy
 
@@ -52,13 +52,13 @@ def _syncs_per_step(solver, cp):
     solver.check_accuracy = counted
     cp.reset_counts()
     solver.train()
-    return cp.syncs() - in_acc[0] - 1, solver.iteration
+    return cp.syncs() - in_acc[0] - 1, in_acc[0], solver.iteration
 
 
 @pytest.mark.parametrize("clip", [None, 1.0])
 def test_at_most_one_sync_per_print_every_window(cp, clip):
     solver = _solver("cupy", grad_clip=clip)
-    syncs, steps = _syncs_per_step(solver, cp)
+    syncs, _, steps = train_syncs(solver, cp)
     assert steps == 20
     # reads: after step 1 (the first accuracy check), then every print_every = 5 steps
     # (epoch ends at 10 and 20 fall on them); the first step's labels are checked by
