@@ -3,7 +3,10 @@ each against the same computation in PyTorch.
 
     python -m benchmarks.harness transformer [--rounds 5] [--dtype float32] [--threads 2]
 
-Workloads and sides (each side in its own process, see benchmarks.harness):
+Sides: "layerkit" (default settings), "layerkit_2thr" (the same with
+``layers.set_threads(2)``: each block splits its batch over two Python threads, BLAS
+pinned to one thread in each, as the conv suite's side of that name) and "torch".
+Workloads (each side in its own process, see benchmarks.harness):
 - ``transformer_block`` (N=32, T=64, E=256, 8 heads, F=1024, causal mask), op
   ``fwd+bwd``: ``transformer_block_forward`` then ``transformer_block_backward`` from a
   fixed upstream gradient (layerkit), against the same pre-norm block in PyTorch
@@ -132,9 +135,12 @@ def _block_arrays(dtype: str):
     return x, params, dout
 
 
-def setup_block_layerkit(dtype: str):
-    from layers import causal_mask, transformer_block_backward, transformer_block_forward
+def setup_block_layerkit(dtype: str, threads: int = 1):
+    from layers import (causal_mask, set_threads, transformer_block_backward,
+                        transformer_block_forward)
 
+    if set_threads(threads) != threads:
+        raise RuntimeError(f"layers.set_threads({threads}) unavailable (threadpoolctl?)")
     x, params, dout = _block_arrays(dtype)
     mask = causal_mask(T)
 
@@ -167,10 +173,11 @@ def setup_block_torch(dtype: str):
 def lm_config() -> dict:
     """The training command's gpt-lm defaults, on the pydoc text's vocabulary size."""
     from layerkit.text import Vocab, load_corpus
-    from layerkit.train import NET_DEFAULTS, resolve_args
+    from layerkit.cli_args import resolve
+    from layerkit.net_table import NETS
 
-    a = resolve_args(["--net", "gpt-lm"])
-    d = NET_DEFAULTS["gpt-lm"]
+    a = resolve(["--net", "gpt-lm"]).config
+    d = NETS["gpt-lm"].defaults
     return {"V": len(Vocab.from_text(load_corpus())), "T": d["seq_len"], "E": a.embed,
             "heads": a.heads, "layers": a.layers, "F": 4 * a.embed, "N": a.batch_size,
             "tie": a.tie_weights, "lr": a.lr}
@@ -184,10 +191,17 @@ def _lm_batch(cfg):
     return X, np.roll(X, -1, axis=1)
 
 
-def setup_step_layerkit(dtype: str):
+def setup_block_layerkit_2thr(dtype: str):
+    return setup_block_layerkit(dtype, threads=2)
+
+
+def setup_step_layerkit(dtype: str, threads: int = 1):
+    from layers import set_threads
     from nets import TransformerLM
     from optim.rules import adamw
 
+    if set_threads(threads) != threads:
+        raise RuntimeError(f"layers.set_threads({threads}) unavailable (threadpoolctl?)")
     cfg = lm_config()
     model = TransformerLM(cfg["V"], max_len=cfg["T"], embed_dim=cfg["E"],
                           num_heads=cfg["heads"], num_layers=cfg["layers"], ff_dim=cfg["F"],
@@ -202,6 +216,10 @@ def setup_step_layerkit(dtype: str):
         return loss
 
     return {"step": step}
+
+
+def setup_step_layerkit_2thr(dtype: str):
+    return setup_step_layerkit(dtype, threads=2)
 
 
 def setup_step_torch(dtype: str):
@@ -233,10 +251,12 @@ WORKLOADS = [
     Workload(
         name="transformer_block", shape=f"N={N} T={T} E={E} heads={HEADS} F={F} causal",
         flops=_block_flops(),
-        sides={"layerkit": setup_block_layerkit, "torch": setup_block_torch},
+        sides={"layerkit": setup_block_layerkit, "layerkit_2thr": setup_block_layerkit_2thr,
+               "torch": setup_block_torch},
         reference="torch", note="target: layerkit <= 1.0x torch"),
     Workload(
         name="gpt_lm_step", shape="layerkit-train --net gpt-lm defaults",
-        sides={"layerkit": setup_step_layerkit, "torch": setup_step_torch},
+        sides={"layerkit": setup_step_layerkit, "layerkit_2thr": setup_step_layerkit_2thr,
+               "torch": setup_step_torch},
         reference="torch", note="loss + backward + AdamW; target: layerkit <= 1.2x torch"),
 ]

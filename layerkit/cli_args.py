@@ -53,7 +53,8 @@ def parser() -> Parser:
     add = p.add_argument
     nets = "; ".join(f"{k}: {n.help}" for k, n in NETS.items())
     add("--net", choices=list(NETS), help=f"which net (default fc). {nets}")
-    add("--data", choices=(*datasets.DATASETS, "text"),
+    own = sorted({n.data for n in NETS.values() if n.data})
+    add("--data", choices=(*datasets.DATASETS, "text", *own),
         help="dataset (default digits, built in; 'text' for the language models: the "
              "documentation topics that ship with Python)")
     add("--data-dir", help="mnist, cifar10: folder with the IDX files or the python batches")
@@ -120,7 +121,8 @@ class Plan:
 
 def _allowed(net_name: str) -> set[str]:
     net = NETS[net_name]
-    return {*_COMMON, *_SESSION, *net.options, *(LM_OPTIONS if net.text else IMAGE_OPTIONS)}
+    data_options = () if net.load else LM_OPTIONS if net.text else IMAGE_OPTIONS
+    return {*_COMMON, *_SESSION, *net.options, *data_options}
 
 
 def _refuse_foreign(given: dict, net_name: str) -> None:
@@ -133,6 +135,11 @@ def _refuse_foreign(given: dict, net_name: str) -> None:
 
 
 def _check_data(c: dict, net: Net, given: dict) -> None:
+    if net.data or c["data"] in {n.data for n in NETS.values() if n.data}:
+        if c["data"] != net.data:
+            raise UsageError(f"--data {c['data']}: --net {c['net']} trains on "
+                             f"--data {net.data or 'text or an image set'}")
+        return
     if net.text and c["data"] != "text":
         raise UsageError(f"--data {c['data']}: --net {c['net']} trains on --data text")
     if not net.text and c["data"] == "text":
@@ -164,7 +171,8 @@ def _new_run(given: dict) -> Plan:
     name = given.get("net", DEFAULTS["net"])
     net = NETS[name]
     _refuse_foreign(given, name)
-    c = {**DEFAULTS, **({"data": "text"} if net.text else {}), **net.defaults, **given}
+    c = {**DEFAULTS, **({"data": "text"} if net.text else {}),
+         **({"data": net.data} if net.data else {}), **net.defaults, **given}
     if c["schedule"] == "cosine" and "lr_decay" not in given:
         c["lr_decay"] = 1.0  # cosine sets the rate itself
     _check_data(c, net, given)

@@ -13,6 +13,8 @@ Adding a net to the command is local to this file:
 
 A text net also needs ``sample(prefix, n, temperature, seed=)`` taking and returning text,
 or a ``sample`` function in its row: ``sample(model, vocab, a) -> str``.
+A net with its own data (``load``, e.g. the BERT nets on the topic task) builds its
+data and model itself.
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ class Net:
     text: str | None = None  # None: an image classifier; "mlp" / "rnn": a character LM
     help: str = ""
     sample: Callable | None = None  # (model, vocab, a) -> str, for a model that samples ids
+    # a net with its own data: load(a) -> (data, build), build() -> the model (then
+    # ``data`` names it, e.g. "topics", and the builder above is not called)
+    load: Callable | None = None
+    data: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +139,18 @@ def _sample_ids(model, vocab, a) -> str:
     return vocab.decode(ids[1:])
 
 
+def _bert_mlm(a):
+    from .transfer import bert_mlm_data
+
+    return bert_mlm_data(a)
+
+
+def _bert_cls(a):
+    from .transfer import bert_cls_data
+
+    return bert_cls_data(a)
+
+
 # --- the table --------------------------------------------------------------------------
 
 # Character LMs on the pydoc topics (~0.42 M training characters). Same budget for every
@@ -176,6 +194,22 @@ NETS: dict[str, Net] = {
                        epochs=6, batch_size=32, schedule="cosine", grad_clip=1.0),
                   text="rnn", sample=_sample_ids,
                   help="TransformerLM (GPT: causal self-attention blocks)"),
+    # BERT on the topic task (layerkit.topic_task): masked-LM pretraining on the training
+    # snippets, then fine-tuning on a few labels per class from its model.npz
+    "bert-mlm": Net(None, ("embed", "heads", "layers", "merges", "copies", "dropout"),
+                    dict(embed=64, heads=4, layers=2, merges=500, copies=8, dropout=0.1,
+                         lr=2e-3, epochs=4, batch_size=64, schedule="cosine",
+                         grad_clip=1.0),
+                    load=_bert_mlm, data="topics",
+                    help="BertMLM: masked-LM pretraining (BERT's 15 %% / 80-10-10 recipe)"),
+    "bert-cls": Net(None, ("embed", "heads", "layers", "merges", "dropout", "init",
+                           "labels_per_class", "freeze", "pooling"),
+                    dict(embed=64, heads=4, layers=2, merges=500, dropout=0.0, lr=1e-3,
+                         epochs=20, batch_size=16, schedule="cosine", labels_per_class=20,
+                         init=None, freeze="none", pooling="mean"),
+                    load=_bert_cls, data="topics",
+                    help="BertClassifier on the topic task, from scratch or --init a "
+                         "bert-mlm model.npz (--freeze lower: train the top block only)"),
 }
 
 # Options some nets read (the flag is --name-with-dashes), with the value used when
@@ -194,10 +228,20 @@ OPTIONS: dict[str, Option] = {
     "heads": Option(ty.positive_int, "attention heads (dividing --embed)"),
     "layers": Option(ty.positive_int, "transformer blocks"),
     "tie_weights": Option(bool, "the output layer is the token embedding (default: tied)"),
+    "merges": Option(ty.nonneg_int, "byte-pair merges of the tokenizer (0: characters)"),
+    "copies": Option(ty.positive_int, "masks of the pretraining text per epoch"),
+    "dropout": Option(ty.nonneg_float, "drop probability in [0, 1)"),
+    "init": Option(str, "a bert-mlm model.npz (or checkpoint) to start from"),
+    "labels_per_class": Option(ty.positive_int, "labelled training snippets per class"),
+    "freeze": Option(str, "freeze the embeddings and all blocks but the top one",
+                     ("none", "lower")),
+    "pooling": Option(str, "the sequence summary the head reads", ("mean", "cls")),
 }
 OPTION_DEFAULTS = dict(hidden="100", weight_scale=1e-2, dropout_keep=1.0, normalization=None,
                        num_filters=32, filter_size=7, num_blocks=2, context=8, embed=24,
-                       seq_len=64, heads=4, layers=2, tie_weights=True)
+                       seq_len=64, heads=4, layers=2, tie_weights=True, merges=500, copies=8,
+                       dropout=0.0, init=None, labels_per_class=20, freeze="none",
+                       pooling="mean")
 
 # Options of every text net (the sample printed at the end, the text's length) and of
 # every image net (the data's size and folder).

@@ -18,7 +18,7 @@ from layers.backend import get_xp, to_numpy, to_xp
 
 __all__ = ["plot_loss", "plot_lm_loss", "plot_accuracy", "plot_filters", "plot_search",
            "plot_compare", "filter_grid", "decision_grid", "draw_decision_boundary",
-           "plot_decision_boundary"]
+           "plot_decision_boundary", "plot_transfer"]
 
 
 def _figure(width=6.4, height=4.0):
@@ -281,3 +281,35 @@ def plot_decision_boundary(classifier, X, y, path: str, title: str = "decision b
     acc = draw_decision_boundary(fig.add_subplot(), classifier, X, y, resolution, title)
     fig.savefig(path)
     return acc
+
+
+def plot_transfer(pretrain: dict, finetune: dict, path: str, baseline: float | None = None,
+                  title: str = "pretraining and fine-tuning") -> None:
+    """Both learning curves of a transfer experiment on one figure: left, the pretraining
+    loss per step (``pretrain``, a history dict) with ``baseline`` (e.g. the unigram
+    model's nats per token) as a line; right, the validation accuracy per epoch of each
+    fine-tuning run (``finetune``: label -> history dict)."""
+    fig = _figure(11.0, 4.0)
+    left, right = fig.subplots(1, 2)
+    loss = np.asarray(pretrain["loss"], float)
+    epoch = np.asarray(pretrain["epoch"], float)
+    left.plot(epoch, loss, color="tab:blue", alpha=0.25, lw=0.8)
+    left.plot(epoch, _smooth(loss, 20), color="tab:blue", lw=2, label="masked-LM loss")
+    if baseline is not None:
+        left.axhline(baseline, color="tab:gray", ls="--", lw=1,
+                     label=f"unigram baseline {baseline:.2f}")
+    left.set_xlabel("pretraining epoch")
+    left.set_ylabel("loss (nats per masked token)")
+    left.set_title("pretraining")
+    left.grid(alpha=0.3)
+    left.legend(loc="upper right", fontsize=8)
+    for label, h in finetune.items():
+        right.plot(h["acc_epoch"], h["val_acc"], "o-", ms=2.5, lw=1.2, label=label)
+    right.set_xlabel("fine-tuning epoch")
+    right.set_ylabel("validation accuracy")
+    right.set_ylim(0, 1.0)
+    right.set_title("fine-tuning")
+    right.grid(alpha=0.3)
+    right.legend(loc="lower right", fontsize=8)
+    fig.suptitle(title)
+    fig.savefig(path)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 from . import _validate as val
+from ._threads import batch_parts, run_parts
 from .attention import MHA_KEYS, multihead_attention_backward, multihead_attention_forward
 from .backend import default_rng, get_backend, get_xp
 from .core import dropout_backward, dropout_forward
@@ -202,6 +203,10 @@ def transformer_block_forward(x, params, num_heads, mask=None, dropout_param=Non
     - dropout_param: optional dict of dropout_forward (p = keep probability, mode, seed),
       applied to the attention weights and to both residual branches before the add
 
+    With ``layers.set_threads(2)`` (and no dropout) the batch is split over two Python
+    threads, BLAS pinned to one thread in each (see ``layers._threads``): numpy's
+    elementwise passes then use both cores too. The result is the same up to rounding.
+
     Returns a tuple of:
     - out: (N, T, E)
     - cache: what transformer_block_backward needs
@@ -209,7 +214,25 @@ def transformer_block_forward(x, params, num_heads, mask=None, dropout_param=Non
     fn = "transformer_block_forward"
     val.array(fn, "x", x, ndim=3, what="(N, T, E)")
     val.keys(fn, "params", params, BLOCK_KEYS)
-    drop_attn, drop_res1, drop_res2 = _dropouts(fn, dropout_param)
+    drops = _dropouts(fn, dropout_param)
+    N = x.shape[0]
+    parts = batch_parts(N, x) if drops[0] is None else [slice(0, N)]
+    if len(parts) == 1:
+        out, cache = _block_forward(x, params, num_heads, mask, drops)
+        return out, [cache]
+    per_example = mask is not None and mask.ndim == 4 and mask.shape[0] == N
+
+    def run(k, part):
+        return _block_forward(x[part], params, num_heads,
+                              mask[part] if per_example else mask, drops)
+
+    results = run_parts(run, parts)
+    out = get_xp(x).concatenate([r[0] for r in results])
+    return out, [r[1] for r in results]
+
+
+def _block_forward(x, params, num_heads, mask, drops):
+    drop_attn, drop_res1, drop_res2 = drops
     a, ln1 = _layernorm3(x, params["ln1_gamma"], params["ln1_beta"])  # (N, T, E)
     mha_params = {k: params[k] for k in MHA_KEYS}
     att, mha = multihead_attention_forward(a, a, a, mha_params, num_heads, mask, drop_attn)
@@ -235,9 +258,25 @@ def transformer_block_backward(dout, cache):
     - dx: (N, T, E)
     - dparams: dict keyed like params
     """
+    fn = "transformer_block_backward"
+    val.array(fn, "dout", dout, ndim=3, what="(N, T, E)")
+    sizes = [c[1][0].shape[0] for c in cache]  # each part's N, from MHA's query
+    val.shape(fn, "dout", dout, (sum(sizes), *cache[0][1][0].shape[1:]), "(N, T, E)")
+    if len(cache) == 1:
+        return _block_backward(dout, cache[0])
+    starts = [sum(sizes[:k]) for k in range(len(sizes) + 1)]
+    results = run_parts(lambda k, part: _block_backward(dout[part], cache[k]),
+                        [slice(a, b) for a, b in zip(starts[:-1], starts[1:])])
+    dx = get_xp(dout).concatenate([r[0] for r in results])
+    dparams = results[0][1]
+    for _, more in results[1:]:
+        for k in dparams:
+            dparams[k] += more[k]  # our own arrays, from the parts' backwards
+    return dx, dparams
+
+
+def _block_backward(dout, cache):
     ln1, mha, d1, ln2, ff1, gelu, ff2, d2 = cache
-    val.array("transformer_block_backward", "dout", dout, ndim=3, what="(N, T, E)")
-    val.shape("transformer_block_backward", "dout", dout, mha[0].shape, "(N, T, E)")
     df = _maybe_dropout_backward(dout, d2)
     dg, dW_ff2, db_ff2 = temporal_affine_backward(df, ff2)
     dh = gelu_backward(dg, gelu)

@@ -1,6 +1,7 @@
 """Nets composed from ``layers``: each holds ``params`` and has ``loss(X, y=None)``."""
 
 from .base import Model
+from .bert import BertClassifier, BertMLM
 from .captioning import CaptioningRNN
 from .char_lm import CharMLPLM, CharRNNLM
 from .conv import ResidualConvNet, ThreeLayerConvNet
@@ -8,6 +9,7 @@ from .distill import DistilledNet
 from .fc import FullyConnectedNet, TwoLayerNet
 from .gcn import GCN
 from .seq2seq import Seq2SeqTransformer
+from .rnn_classifier import CharRNNClassifier
 from .transformer import TransformerLM
 from . import autograd, modules  # noqa: F401  (nets.autograd, nets.modules are public)
 from .autograd import Tensor, apply, apply_loss, no_grad
@@ -17,4 +19,5 @@ __all__: list[str] = ["Model", "TwoLayerNet", "FullyConnectedNet", "ThreeLayerCo
                       "ResidualConvNet", "CaptioningRNN", "CharMLPLM", "CharRNNLM", "GCN",
                       "TransformerLM", "Seq2SeqTransformer", "DistilledNet",
                       "Tensor", "apply", "apply_loss", "no_grad", "Module", "Parameter",
-                      "Sequential", "ModuleNet"]
+                      "Sequential", "ModuleNet", "BertMLM", "BertClassifier",
+                      "CharRNNClassifier"]

@@ -27,6 +27,8 @@ class Model:
       (``self._input``); so float64 copies of the params (as ``check_net`` swaps in) make
       a float64 computation, and nothing else rewrites the dtype.
     - reg: the L2 strength, read at every call (``model.reg = 1.0`` takes effect).
+    - frozen: a set of param names that training leaves unchanged (the Solver does not
+      update them; a net may skip their gradients, and ``regularize`` skips what it skipped).
 
     L2 (``regularize``): ``0.5 * reg * sum(W ** 2)`` over the weight matrices, whose names
     ``is_weight`` declares once for every net: the last dotted part of the name starts
@@ -49,6 +51,7 @@ class Model:
         self._dtype = dtype.type
         self.params: dict = {}
         self.reg = reg
+        self.frozen: set = set()  # names of params the Solver leaves unchanged
 
     @property
     def dtype(self):
@@ -93,7 +96,7 @@ class Model:
         if reg == 0.0:
             return loss
         for k, W in self.params.items():
-            if self.is_weight(k):
+            if self.is_weight(k) and k in grads:  # a frozen param's grad may be skipped
                 loss = loss + 0.5 * reg * (W * W).sum()
                 grads[k] = grads[k] + reg * W
         return loss

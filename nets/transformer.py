@@ -155,7 +155,21 @@ class TransformerLM(Model):
 
     def forward(self, X, train):
         """Scores (N, T, V) for token ids X (N, T), and the cache for backward."""
-        fn = "TransformerLM.loss"
+        p, V = self.params, self.vocab_size
+        hf, trunk = self._trunk_forward(X, train, causal_mask(X.shape[-1], get_xp(X)))
+        if self.tie_weights:
+            logits = hf @ p["W_tok"].T  # (N T, V)
+        else:
+            logits = hf @ p["W_out"]
+            logits += p["b_out"]
+        N, T = X.shape
+        return logits.reshape(N, T, V), (trunk, hf)
+
+    def _trunk_forward(self, X, train, mask):
+        """Everything below the output layer (BertMLM/BertClassifier share it): the final
+        states ``layernorm(h; lnf)`` (N T, E) of token ids X (N, T) under the attention
+        ``mask`` (broadcastable to (N, h, T, T); None: attend everywhere), and the cache."""
+        fn = f"{type(self).__name__}.loss"
         p, E, V = self.params, self.embed_dim, self.vocab_size
         v.integer_array(fn, "X", X, high=V, high_name="vocab_size", what="(N, T) token ids")
         v.shape(fn, "X", X, (None, None), "(N, T) token ids")
@@ -163,13 +177,11 @@ class TransformerLM(Model):
         if T > self.max_len:
             raise ValueError(f"{fn}: X has T = {T} positions; the model has max_len = "
                              f"{self.max_len}")
-        xp = get_xp(X, p["W_tok"])
         emb, c_tok = word_embedding_forward(X, p["W_tok"])  # (N, T, E)
         h, c_pos = positional_embedding_forward(emb, p["W_pos"])
         drop0, c_drop = self._dropout(0, train), None
         if drop0 is not None:
             h, c_drop = dropout_forward(h, drop0)
-        mask = causal_mask(T, xp)
         blocks = []
         for layer in range(1, self.num_layers + 1):
             bp = {k: p[f"blk{layer}.{k}"] for k in BLOCK_KEYS}
@@ -177,12 +189,25 @@ class TransformerLM(Model):
                                                  self._dropout(layer, train))
             blocks.append(cache)
         hf, c_lnf = layernorm_forward(h.reshape(N * T, E), p["lnf_gamma"], p["lnf_beta"], _LN)
-        if self.tie_weights:
-            logits = hf @ p["W_tok"].T  # (N T, V)
-        else:
-            logits = hf @ p["W_out"]
-            logits += p["b_out"]
-        return logits.reshape(N, T, V), ((N, T), c_tok, c_pos, c_drop, blocks, hf, c_lnf)
+        return hf, ((N, T), c_tok, c_pos, c_drop, blocks, c_lnf)
+
+    def _trunk_backward(self, dhf, cache, lowest=0) -> dict:
+        """Grads of the trunk's params from dhf (N T, E), down to block ``lowest`` (0: the
+        embeddings too; a net whose lower params are frozen stops early and leaves their
+        grads out)."""
+        (N, T), c_tok, c_pos, c_drop, blocks, c_lnf = cache
+        grads = {}
+        dh, grads["lnf_gamma"], grads["lnf_beta"] = layernorm_backward(dhf, c_lnf)
+        dh = dh.reshape(N, T, self.embed_dim)
+        for layer in range(self.num_layers, max(lowest, 1) - 1, -1):
+            dh, dbp = transformer_block_backward(dh, blocks[layer - 1])
+            grads.update({f"blk{layer}.{k}": g for k, g in dbp.items()})
+        if lowest == 0:
+            if c_drop is not None:
+                dh = dropout_backward(dh, c_drop)
+            demb, grads["W_pos"] = positional_embedding_backward(dh, c_pos)
+            grads["W_tok"] = word_embedding_backward(demb, c_tok)
+        return grads
 
     def data_loss(self, scores, y):
         """The fused softmax cross-entropy, in place on ``scores`` (forward's own buffer):
@@ -194,27 +219,14 @@ class TransformerLM(Model):
 
     def backward(self, dlogits, cache):
         """Grads keyed like params, from dlogits (N T, V)."""
-        (N, T), c_tok, c_pos, c_drop, blocks, hf, c_lnf = cache
+        trunk, hf = cache
         p = self.params
-        grads = {}
         if self.tie_weights:
-            dhf = dlogits @ p["W_tok"]  # (N T, E)
-            dW_head = dlogits.T @ hf  # (V, E)
+            grads = self._trunk_backward(dlogits @ p["W_tok"], trunk)  # dhf (N T, E)
+            grads["W_tok"] += dlogits.T @ hf  # (V, E): the sum of both uses
         else:
-            dhf = dlogits @ p["W_out"].T
+            grads = self._trunk_backward(dlogits @ p["W_out"].T, trunk)
             grads["W_out"], grads["b_out"] = hf.T @ dlogits, dlogits.sum(axis=0)
-        dh, grads["lnf_gamma"], grads["lnf_beta"] = layernorm_backward(dhf, c_lnf)
-        dh = dh.reshape(N, T, self.embed_dim)
-        for layer in range(self.num_layers, 0, -1):
-            dh, dbp = transformer_block_backward(dh, blocks[layer - 1])
-            grads.update({f"blk{layer}.{k}": g for k, g in dbp.items()})
-        if c_drop is not None:
-            dh = dropout_backward(dh, c_drop)
-        demb, grads["W_pos"] = positional_embedding_backward(dh, c_pos)
-        dW_tok = word_embedding_backward(demb, c_tok)
-        if self.tie_weights:
-            dW_tok += dW_head  # the sum of both uses
-        grads["W_tok"] = dW_tok
         return {k: grads[k] for k in p}
 
     def sample(self, prefix_ids, n, temperature=1.0, top_k=None, seed=None) -> list[int]:

@@ -90,6 +90,10 @@ class Solver:
     schedule='step' or 'cosine', lr_min=0.0 (cosine's floor), restore_best=True (put
     best_params into the model when training ends, as CS231n does), keep_checkpoints=None
     (keep only the newest k checkpoint files this Solver wrote; None keeps all).
+
+    Frozen params: the names in ``model.frozen`` (when the model has it) are never
+    updated and their update rule is never called, so its state (Adam's m, v, t) stays
+    as it was; their gradients are ignored and may be left out of ``loss``'s grads.
     """
 
     # CS231n's attributes are the fields of self.state (one object to save and restore)
@@ -230,16 +234,20 @@ class Solver:
         X, y = self._batch(self.X_train[idx]), to_xp(self.y_train[idx], xp)
         with v.labels_checked(self._labels_ok):
             loss, grads = self.model.loss(X, y)
-        if set(grads) != set(self.model.params):
+        frozen = self._frozen()
+        trainable = [p for p in self.model.params if p not in frozen]
+        if not set(trainable) <= set(grads) <= set(self.model.params):
             raise ValueError(f"Solver: model.loss returned grads for {sorted(grads)} but "
-                             f"params are {sorted(self.model.params)}")
+                             f"params are {sorted(self.model.params)}"
+                             + (f" (frozen: {sorted(frozen)})" if frozen else ""))
+        grads = {p: grads[p] for p in trainable}  # a frozen param's gradient is not used
         loss = xp.asarray(loss)
         row = [loss.astype(xp.float64).reshape(1)]
-        flags = [xp.isfinite(loss)] + [xp.isfinite(grads[p]).all() for p in self.model.params]
+        flags = [xp.isfinite(loss)] + [xp.isfinite(g).all() for g in grads.values()]
         raw = grads
         if self.grad_clip is not None:
             # summed left to right in float64, as Python's sum of floats would
-            norm = global_norm(grads)
+            norm = global_norm(grads, xp)
             row.append(norm.reshape(1))
             scale = xp.where(norm > self.grad_clip, float(self.grad_clip) / norm, 1.0)
             grads = {k: g * scale.astype(g.dtype) for k, g in grads.items()}
@@ -247,25 +255,29 @@ class Solver:
         lr = self._scheduled_rate()
         if lr is not None:
             configs = {p: {**c, "learning_rate": lr} for p, c in configs.items()}
-        new_params, new_configs = {}, {}
-        for p, w in self.model.params.items():
+        new_params, new_configs = {}, dict(self.optim_configs)  # frozen: as they were
+        for p in trainable:
             # a copy: a rule stores its state in the dict it is handed (CS231n), and a
             # step that diverges must leave the Solver's state as it was
-            new_params[p], new_configs[p] = self.update_rule(w, grads[p], dict(configs[p]))
+            new_params[p], new_configs[p] = self.update_rule(self.model.params[p], grads[p],
+                                                             dict(configs[p]))
         flags += [xp.isfinite(w).all() for w in new_params.values()]
         row.append(xp.stack(flags).astype(xp.float64))
-        first = next(iter(new_configs.values()), {})
-        # (statistics, steps done before this one, its rate, what masking cannot keep)
+        first = new_configs[trainable[0]] if trainable else {}
+        names = ("loss", *(f"grad:{p}" for p in trainable), *trainable)  # the flags' order
+        # (statistics, steps done before this one, its rate, what masking cannot keep,
+        # the flags' names, whether column 1 is the gradient norm)
         self._pending.append((xp.concatenate(row), self.iteration,
                               float(first.get("learning_rate", math.nan)),
-                              plain_values(self.optim_configs)))
+                              plain_values(self.optim_configs), names,
+                              self.grad_clip is not None))
         if self._window() == 1:  # read now: a bad step changes nothing
             self._read()
         else:  # read later: from a bad step on, every array keeps its last finite value
             self._finite = self._finite & xp.all(row[-1] > 0)
             new_params = keep_if(self._finite, new_params, self.model.params)
-            new_configs = {p: keep_if(self._finite, c, self.optim_configs[p])
-                           for p, c in new_configs.items()}
+            new_configs.update({p: keep_if(self._finite, new_configs[p],
+                                           self.optim_configs[p]) for p in trainable})
         self.model.params.update(new_params)  # the same dict, new arrays (CS231n)
         self.optim_configs = new_configs
         self.iteration += 1
@@ -281,12 +293,9 @@ class Solver:
         rows = to_numpy(xp.stack([r for r, *_ in self._pending]))  # the one sync
         pending, self._pending = self._pending, []
         self._finite = True
-        # columns: the loss, [the gradient norm], then 1 + 2P finite flags (loss, grads, params)
-        clip = rows.shape[1] > 2 + 2 * len(self.model.params)
-        names = ["loss"] + [f"grad:{p}" for p in self.model.params] + list(self.model.params)
         st = self.state
-        for row, (_, done, lr, plain) in zip(rows, pending, strict=True):
-            flags = row[2 if clip else 1:]
+        for row, (_, done, lr, plain, names, clip) in zip(rows, pending, strict=True):
+            flags = row[2 if clip else 1:]  # the loss, [the gradient norm], the flags
             if not flags.all():
                 self.iteration = done  # the steps before the bad one
                 for p, c in self.optim_configs.items():  # arrays were kept on the device
@@ -305,6 +314,15 @@ class Solver:
             st.lr_history.append(lr)
             if clip:
                 st.grad_norm_history.append(float(row[1]))
+
+    def _frozen(self) -> set:
+        """``model.frozen`` (names of params never updated; empty when absent), checked."""
+        frozen = set(getattr(self.model, "frozen", None) or ())
+        unknown = sorted(frozen - set(self.model.params))
+        if unknown:
+            raise ValueError(f"Solver: model.frozen names {unknown}, which are not params; "
+                             f"params are {sorted(self.model.params)}")
+        return frozen
 
     # --- the loop ----------------------------------------------------------------------
 

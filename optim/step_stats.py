@@ -57,11 +57,12 @@ def keep_if(ok, new: dict, old: dict) -> dict:
             and a.shape == old[k].shape else a for k, a in new.items()}
 
 
-def global_norm(grads: dict):
-    """The L2 norm of all the gradients together, a float64 0-d array on their device.
+def global_norm(grads: dict, xp):
+    """The L2 norm of all the gradients together, a float64 0-d array on backend ``xp``
+    (0 for no gradients).
 
     The per-array sums are added left to right in float64, as Python's ``sum`` of floats
     would, so the norm is the same number on numpy and on a device."""
-    xp = get_xp(*grads.values())
     return xp.sqrt(functools.reduce(
-        operator.add, [(g * g).sum().astype(xp.float64) for g in grads.values()]))
+        operator.add, [(g * g).sum().astype(xp.float64) for g in grads.values()],
+        xp.zeros((), xp.float64)))

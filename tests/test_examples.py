@@ -10,9 +10,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _run(script, cwd):
+    return _run_args([script], cwd)
+
+
+def _run_args(args, cwd):
     env = {**os.environ, "PYTHONPATH": ROOT, "MPLBACKEND": "Agg"}
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "examples", script)], cwd=cwd,
-                       env=env, capture_output=True, text=True, timeout=300)
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "examples", args[0]), *args[1:]],
+                       cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     return r.stdout
 
@@ -31,3 +35,18 @@ def test_fc_examples(tmp_path, script):
         assert (tmp_path / "fc_loss.png").exists() and (tmp_path / "fc_accuracy.png").exists()
     else:
         assert out.startswith("train accuracy 1.00")
+
+
+def test_gpt_vs_lstm_example_runs(tmp_path):
+    out = _run_args(["gpt_vs_lstm.py", "--budgets", "1", "--max-chars", "20000", "--out",
+                     str(tmp_path)], tmp_path)
+    assert "lstm-lm bpc   gpt-lm bpc" in out
+    assert (tmp_path / "gpt_vs_lstm.png").exists() and (tmp_path / "gpt_vs_lstm.json").exists()
+
+
+@pytest.mark.slow
+def test_bert_transfer_example_quick(tmp_path):
+    """The whole pretraining and transfer story in its smoke-test size (about a minute)."""
+    out = _run_args(["bert_transfer.py", "--quick", "--out", str(tmp_path)], tmp_path)
+    assert "| BERT | 20 |" in out and "| LSTM | 5 |" in out
+    assert (tmp_path / "bert_transfer.png").exists()

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from gradcheck import check_layer
 from gradcheck.strategies import transformer_block_inputs
 from layers import (MHA_KEYS, causal_mask, gelu_backward, gelu_forward,
-                    multihead_attention_backward, multihead_attention_forward, positional_embedding_backward,
-                    positional_embedding_forward, transformer_block_backward,
-                    transformer_block_forward)
+                    multihead_attention_backward, multihead_attention_forward,
+                    positional_embedding_backward, positional_embedding_forward,
+                    transformer_block_backward, transformer_block_forward)
 from tests.helpers import host
 
 MHA = MHA_KEYS
@@ -249,3 +249,30 @@ def test_cross_attention_against_the_reference_and_gradient_check(xp):
         np.testing.assert_allclose(host(out)[n], _ref_attention(x[n], mem[n], p, h, None),
                                    rtol=1e-10, atol=1e-12)
     check_layer(_cross_forward, _cross_backward, x, mem, p, h)
+
+
+@pytest.mark.parametrize("per_example_mask", [False, True])
+def test_block_split_over_threads_gives_the_same_result(per_example_mask):
+    from layers import set_threads
+
+    r = np.random.default_rng(6)
+    N, T, E = 10, 5, 8
+    x, p, dout = r.standard_normal((N, T, E)), _block_params(r, E, 12), \
+        r.standard_normal((N, T, E))
+    mask = np.tril(np.ones((T, T), bool))
+    if per_example_mask:  # (N, 1, T, T): each example its own mask, sliced per part
+        mask = np.stack([np.roll(mask, n % 3, axis=1) | np.eye(T, dtype=bool)
+                         for n in range(N)])[:, None]
+    out1, c1 = transformer_block_forward(x, p, 2, mask)
+    g1 = transformer_block_backward(dout, c1)
+    set_threads(2)
+    try:
+        out2, c2 = transformer_block_forward(x, p, 2, mask)
+        g2 = transformer_block_backward(dout, c2)
+    finally:
+        set_threads(None)  # back to LAYERKIT_THREADS (default 1)
+    assert len(c2) == 2  # it did split
+    np.testing.assert_allclose(out2, out1, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(g2[0], g1[0], rtol=1e-12, atol=1e-12)
+    for k in g1[1]:
+        np.testing.assert_allclose(g2[1][k], g1[1][k], rtol=1e-12, atol=1e-12, err_msg=k)

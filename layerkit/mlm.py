@@ -1,0 +1,103 @@
+"""Masked-language-model data with BERT's recipe, and the baselines to judge an MLM by.
+
+The recipe (google-research/bert, ``create_pretraining_data.py``): in each sequence choose
+``max(1, round(0.15 * n))`` of its n candidate positions (never a special token: [CLS],
+[SEP], [PAD] ...), an exact count drawn without replacement; replace each chosen token by
+[MASK] with probability 0.8, by a random token with probability 0.1 (drawn uniformly from
+the non-special tokens), and keep it with probability 0.1. The target is the original
+token at the chosen positions and ``IGNORE`` (-1) everywhere else, so a loss over targets
+``>= 0`` is the loss over the chosen positions only.
+
+    X, y = mask_tokens(ids, tok.special_ids, tok.mask_id, tok.vocab_size, rng)
+    data = mlm_data(tok, texts, copies=4, seed=0)    # X (copies * N, T), y like X
+
+Several ``copies`` of the text with different masks (BERT's ``dupe_factor``) give the
+Solver a fixed training set whose masks still vary.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["IGNORE", "mask_tokens", "mlm_data", "unigram_baseline"]
+
+IGNORE = -1
+
+
+def mask_tokens(ids, special_ids, mask_id: int, vocab_size: int, rng, *, frac: float = 0.15,
+                mask_prob: float = 0.8, random_prob: float = 0.1):
+    """BERT's masking of a batch of token sequences (see the module doc).
+
+    Inputs:
+    - ids: (N, T) int token ids
+    - special_ids: ids never chosen (and never drawn as random replacements)
+    - mask_id: the id of [MASK]; vocab_size: V
+    - rng: a numpy Generator (or a seed)
+    - frac: the fraction of candidate positions chosen per sequence
+    - mask_prob, random_prob: how a chosen token is replaced (the rest is kept)
+
+    Returns a tuple of:
+    - X: (N, T) int64, the corrupted input (a new array)
+    - y: (N, T) int64, the original id at the chosen positions, IGNORE elsewhere
+    """
+    ids = np.asarray(ids)
+    if ids.ndim != 2 or ids.dtype.kind not in "iu":
+        raise ValueError(f"mask_tokens: ids must be an (N, T) integer array; got "
+                         f"{ids.dtype} of shape {ids.shape}")
+    if not (0 < frac <= 1 and 0 <= mask_prob and 0 <= random_prob
+            and mask_prob + random_prob <= 1):
+        raise ValueError(f"mask_tokens: need 0 < frac <= 1 and mask_prob + random_prob <= 1; "
+                         f"got {frac}, {mask_prob}, {random_prob}")
+    rng = np.random.default_rng(rng)
+    specials = np.asarray(sorted(special_ids), dtype=np.int64)
+    normal = np.setdiff1d(np.arange(vocab_size), specials)
+    X = ids.astype(np.int64, copy=True)
+    y = np.full(X.shape, IGNORE, dtype=np.int64)
+    candidate = ~np.isin(X, specials)
+    for n in range(X.shape[0]):
+        pos = np.flatnonzero(candidate[n])
+        if pos.size == 0:
+            continue
+        k = max(1, int(round(frac * pos.size)))
+        chosen = rng.choice(pos, k, replace=False)
+        y[n, chosen] = X[n, chosen]
+        u = rng.random(k)
+        X[n, chosen[u < mask_prob]] = mask_id
+        rand = chosen[(u >= mask_prob) & (u < mask_prob + random_prob)]
+        X[n, rand] = rng.choice(normal, rand.size)
+    return X, y
+
+
+def mlm_data(tok, texts, *, copies: int = 1, seed=0, max_len: int | None = None):
+    """``{'X': (copies N, T), 'y': (copies N, T)}``: ``texts`` encoded by the tokenizer
+    ``tok`` ([CLS] ... [SEP] [PAD]), repeated ``copies`` times with independent masks."""
+    ids = tok.encode_batch(texts, max_len)
+    rng = np.random.default_rng(seed)
+    parts = [mask_tokens(ids, tok.special_ids, tok.mask_id, tok.vocab_size, rng)
+             for _ in range(copies)]
+    return {"X": np.concatenate([p[0] for p in parts]), "y": np.concatenate([p[1] for p in parts])}
+
+
+def unigram_baseline(train_ids, targets, vocab_size: int, special_ids=()):
+    """What a model that ignores the context achieves on ``targets``: it predicts every
+    masked token from the training unigram distribution (add-one smoothed over the
+    non-special tokens).
+
+    Inputs:
+    - train_ids: int array of training token ids (specials are not counted)
+    - targets: int array of target ids; IGNORE entries are skipped
+
+    Returns a dict: ``nats`` (mean cross-entropy per target), ``bits`` (the same in bits)
+    and ``accuracy`` (of always predicting the most frequent token).
+    """
+    train_ids = np.asarray(train_ids).reshape(-1)
+    train_ids = train_ids[~np.isin(train_ids, list(special_ids))]
+    counts = np.bincount(train_ids, minlength=vocab_size).astype(np.float64) + 1.0
+    counts[list(special_ids)] = 0.0
+    p = counts / counts.sum()
+    t = np.asarray(targets).reshape(-1)
+    t = t[t != IGNORE]
+    nats = float(-np.log(p[t]).mean())
+    return {"nats": nats, "bits": nats / math.log(2), "accuracy": float((t == p.argmax()).mean())}

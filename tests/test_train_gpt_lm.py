@@ -1,0 +1,30 @@
+"""``layerkit-train --net gpt-lm``: the transformer LM on the text data, tied or untied."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from layerkit import train as T
+from layerkit.text import load_corpus
+
+
+@pytest.mark.parametrize("tie", [True, False])
+def test_gpt_lm_from_the_command_line(tmp_path, capsys, tie):
+    out = tmp_path / "gpt"
+    args = ["--net", "gpt-lm", "--epochs", "1", "--max-chars", "6000", "--embed", "16",
+            "--heads", "2", "--layers", "1", "--batch-size", "16", "--seq-len", "16",
+            "--sample-len", "40", "--tie-weights" if tie else "--no-tie-weights",
+            "--out", str(out), "-q"]
+    assert T.main(args) == 0
+    printed = capsys.readouterr().out
+    run = json.loads((out / "run.json").read_text())
+    assert run["args"]["tie_weights"] is tie and run["args"]["heads"] == 2
+    assert run["val_bpc"] == pytest.approx(run["val_nats"] / math.log(2))
+    assert run["val_nats"] < math.log(len(set(load_corpus(6000))))  # beats uniform
+    assert f"{run['val_bpc']:.3f} bits/char" in printed
+    assert run["sample"].startswith("The ") and len(run["sample"]) == 4 + 40
+    with np.load(out / "model.npz", allow_pickle=False) as ck:
+        names = " ".join(ck.files)
+    assert ("W_out" in names) is not tie and "blk1.W_ff1" in names
