@@ -136,3 +136,21 @@ def test_training_labels_are_checked_once_but_never_skipped_unchecked(cp):
     with pytest.raises(ValueError, match="softmax_loss: y has value -1"):
         solver.train()
     assert solver.iteration > 1  # not the first minibatch: caught by the per-step check
+
+
+def test_frozen_params_stay_put_on_the_device(cp):
+    """model.frozen under the window: frozen params and their (absent) Adam state untouched,
+    the others trained as on numpy."""
+    runs = []
+    for backend in ("numpy", "cupy"):
+        solver = _solver(backend, num_epochs=1)
+        solver.model.frozen = {"W1", "b1"}
+        start = {k: cp.asnumpy(w) for k, w in solver.model.params.items()}
+        solver.train()
+        runs.append(solver)
+        np.testing.assert_array_equal(cp.asnumpy(solver.model.params["W1"]), start["W1"])
+        assert "m" not in solver.optim_configs["W1"] and "m" in solver.optim_configs["W2"]
+    host, dev = runs
+    assert dev.loss_history == host.loss_history
+    for k, w in host.model.params.items():
+        np.testing.assert_array_equal(cp.asnumpy(dev.model.params[k]), w)
