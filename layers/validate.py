@@ -7,11 +7,31 @@ it needs, so a user never has to decode a broadcasting error from deep inside nu
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 from numbers import Integral, Real
 from typing import Any, Mapping
 
-from .backend import get_xp, is_array
+from .backend import get_xp, is_array, numpy
+
+# set by labels_checked(): the labels argument ``y`` was range-checked by the caller
+_labels_checked = contextvars.ContextVar("layerkit_labels_checked", default=False)
+
+
+@contextlib.contextmanager
+def labels_checked(checked: bool = True):
+    """Within this block, skip the range check of an integer argument named ``y`` (a
+    loss's labels) when it lives on a device: the caller checked every label of its
+    dataset once (the Solver does, against the classes the model scores), and on a GPU
+    the check is two host syncs per call. dtype and shape checks stay; numpy is checked
+    as always (a host check costs no sync)."""
+    token = _labels_checked.set(bool(checked))
+    try:
+        yield
+    finally:
+        _labels_checked.reset(token)
+
 
 
 def _shape(shape: tuple) -> str:
@@ -87,7 +107,8 @@ def integer_array(fn: str, name: str, a: Any, *, shape: tuple | None = None,
         raise ValueError(
             f"{fn}: {name} must have shape {_shape(tuple(shape))}{need}; got {_shape(a.shape)}"
         )
-    if high is not None and a.size:
+    trusted = name == "y" and xp is not numpy and _labels_checked.get()
+    if high is not None and a.size and not trusted:
         lo, hi = int(a.min()), int(a.max())
         if lo < 0 or hi >= high:
             bad = lo if lo < 0 else hi

@@ -17,6 +17,14 @@ over the run), a tqdm progress bar when ``verbose``, ``lr_history``, a stop with
 
 Epochs are real passes: each epoch draws a permutation of the training set and walks it in
 ``N // batch_size`` minibatches (the remainder differs each epoch).
+
+On a device (cupy) a step reads nothing back to the host: its loss, gradient norm and
+finite flags stay on the device and are read in one transfer per ``print_every`` window
+(and after step 1, at each epoch end, on a stop and when ``train`` returns); the training
+labels are range-checked once per dataset, not per minibatch. A non-finite step found in
+a window is named as the step it was, and from it on every update was masked on the
+device, so the model and optimizer state are those of the last finite step. On numpy the
+window is one step (a read costs nothing there).
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .schedules import cosine, step_decay
 from .settings import SETTINGS, check_data, check_settings
 from .state import RunState, params_like
+from .step_stats import check_labels, first_nonfinite, global_norm, keep_if, plain_values
 
 __all__ = ["Solver", "TrainingDivergedError"]
 
@@ -58,32 +67,16 @@ class TrainingDivergedError(FloatingPointError):
         self.parameter, self.checkpoint = parameter, checkpoint
 
 
-def _first_nonfinite(named: dict) -> str | None:
-    """The first name whose array holds a nan or inf (one reduction per array, one sync)."""
-    if not named:
-        return None
-    xp = get_xp(*named.values())
-    flags = to_numpy(xp.stack([xp.isfinite(a).all() for a in named.values()]))
-    for name, ok in zip(named, flags, strict=True):
-        if not ok:
-            return name
-    return None
+def _state_field(name: str, read_pending: bool = False) -> property:
+    """A Solver attribute that reads and writes ``solver.state.<name>``; a per-step
+    history (``read_pending``) first reads the steps still on the device."""
 
+    def get(self):
+        if read_pending:
+            self._read()
+        return getattr(self.state, name)
 
-def _check_labels(name: str, y, C: int) -> None:
-    """Labels below C, the number of classes the model scores (one pass over y); negative
-    ones are allowed: they mark targets that are not counted."""
-    hi = int(y.max()) if y.size else 0
-    if hi >= C:
-        raise ValueError(f"check_accuracy: {name} holds label {hi}, but the model scores "
-                         f"C = {C} classes; labels must be < {C} (negative ones are not "
-                         "counted)")
-
-
-def _state_field(name: str) -> property:
-    """A Solver attribute that reads and writes ``solver.state.<name>``."""
-    return property(lambda self: getattr(self.state, name),
-                    lambda self, value: setattr(self.state, name, value),
+    return property(get, lambda self, value: setattr(self.state, name, value),
                     doc=f"The run's {name} (a field of ``Solver.state``).")
 
 
@@ -110,12 +103,12 @@ class Solver:
     best_params = _state_field("best_params")
     optim_configs = _state_field("optim_configs")
     rng = _state_field("rng")
-    loss_history = _state_field("loss_history")
-    lr_history = _state_field("lr_history")
+    loss_history = _state_field("loss_history", read_pending=True)
+    lr_history = _state_field("lr_history", read_pending=True)
     train_acc_history = _state_field("train_acc_history")
     val_acc_history = _state_field("val_acc_history")
     acc_iterations = _state_field("acc_iterations")
-    grad_norm_history = _state_field("grad_norm_history")
+    grad_norm_history = _state_field("grad_norm_history", read_pending=True)
 
     def __init__(self, model, data, **kwargs):
         s = check_settings(kwargs)  # every setting checked here (optim/settings.py)
@@ -157,6 +150,11 @@ class Solver:
                                              for p in self.model.params})
         self.last_checkpoint = None
         self._written = []  # checkpoint files this Solver wrote, oldest first
+        # steps whose statistics are still on the device (see _step and _read), and
+        # whether every one of them was finite (a device flag)
+        self._pending = []
+        self._finite = True
+        self._labels_ok = False  # y_train's labels checked against the model's classes
 
     @property
     def iterations_per_epoch(self) -> int:
@@ -216,16 +214,26 @@ class Solver:
             epoch=self.epoch + 1, iteration=self.iteration + 1, parameter=name,
             checkpoint=self.last_checkpoint)
 
-    def _step(self, idx):
-        """One update from the minibatch ``idx``; nothing changes if anything is non-finite.
+    def _window(self) -> int:
+        """Steps between reads of the step statistics (loss, norms, finite flags): 1 on
+        the host, where a read costs nothing, ``print_every`` on a device (each read
+        stalls the GPU). Epoch ends, step 1, a stop and the end of ``train`` read too."""
+        if self._xp() is np:
+            return 1
+        return int(self.print_every) if self.print_every else self.iterations_per_epoch
 
-        Returns the gradients (before clipping)."""
+    def _step(self, idx):
+        """One update from the minibatch ``idx``; a non-finite loss, gradient or param
+        raises ``TrainingDivergedError`` when the step statistics are read (``_read``),
+        with the model at the last finite step.
+
+        Nothing is read back to the host here: the loss, the gradient norm and the finite
+        flags stay on the device as one row of ``self._pending``. Returns the gradients
+        (before clipping)."""
         xp = self._xp()
         X, y = self._batch(self.X_train[idx]), to_xp(self.y_train[idx], xp)
-        loss, grads = self.model.loss(X, y)
-        loss = float(loss)
-        if not math.isfinite(loss):
-            raise self._diverged(f"the loss is {loss}", "loss")
+        with v.labels_checked(self._labels_ok):
+            loss, grads = self.model.loss(X, y)
         frozen = self._frozen()
         trainable = [p for p in self.model.params if p not in frozen]
         if not set(trainable) <= set(grads) <= set(self.model.params):
@@ -233,16 +241,16 @@ class Solver:
                              f"params are {sorted(self.model.params)}"
                              + (f" (frozen: {sorted(frozen)})" if frozen else ""))
         grads = {p: grads[p] for p in trainable}  # a frozen param's gradient is not used
-        bad = _first_nonfinite(grads)
-        if bad is not None:
-            raise self._diverged(f"the gradient of parameter {bad!r} is not finite", bad)
+        loss = xp.asarray(loss)
+        row = [loss.astype(xp.float64).reshape(1)]
+        flags = [xp.isfinite(loss)] + [xp.isfinite(g).all() for g in grads.values()]
         raw = grads
         if self.grad_clip is not None:
-            norm = math.sqrt(sum(float((g * g).sum()) for g in grads.values()))
-            self.grad_norm_history.append(norm)
-            if norm > self.grad_clip:
-                scale = float(self.grad_clip) / norm  # a Python float keeps float32 float32
-                grads = {k: g * scale for k, g in grads.items()}
+            # summed left to right in float64, as Python's sum of floats would
+            norm = global_norm(grads, xp)
+            row.append(norm.reshape(1))
+            scale = xp.where(norm > self.grad_clip, float(self.grad_clip) / norm, 1.0)
+            grads = {k: g * scale.astype(g.dtype) for k, g in grads.items()}
         configs = self.optim_configs
         lr = self._scheduled_rate()
         if lr is not None:
@@ -250,19 +258,62 @@ class Solver:
         new_params, new_configs = {}, dict(self.optim_configs)  # frozen: as they were
         for p in trainable:
             # a copy: a rule stores its state in the dict it is handed (CS231n), and a
-            # step that diverges below must leave the Solver's state as it was
+            # step that diverges must leave the Solver's state as it was
             new_params[p], new_configs[p] = self.update_rule(self.model.params[p], grads[p],
                                                              dict(configs[p]))
-        bad = _first_nonfinite(new_params)
-        if bad is not None:
-            raise self._diverged(f"parameter {bad!r} became non-finite in the update", bad)
+        flags += [xp.isfinite(w).all() for w in new_params.values()]
+        row.append(xp.stack(flags).astype(xp.float64))
+        first = new_configs[trainable[0]] if trainable else {}
+        names = ("loss", *(f"grad:{p}" for p in trainable), *trainable)  # the flags' order
+        # (statistics, steps done before this one, its rate, what masking cannot keep,
+        # the flags' names, whether column 1 is the gradient norm)
+        self._pending.append((xp.concatenate(row), self.iteration,
+                              float(first.get("learning_rate", math.nan)),
+                              plain_values(self.optim_configs), names,
+                              self.grad_clip is not None))
+        if self._window() == 1:  # read now: a bad step changes nothing
+            self._read()
+        else:  # read later: from a bad step on, every array keeps its last finite value
+            self._finite = self._finite & xp.all(row[-1] > 0)
+            new_params = keep_if(self._finite, new_params, self.model.params)
+            new_configs.update({p: keep_if(self._finite, new_configs[p],
+                                           self.optim_configs[p]) for p in trainable})
         self.model.params.update(new_params)  # the same dict, new arrays (CS231n)
         self.optim_configs = new_configs
-        self.loss_history.append(loss)
-        first = new_configs[trainable[0]] if trainable else {}
-        self.lr_history.append(float(first.get("learning_rate", float("nan"))))
         self.iteration += 1
         return raw
+
+    def _read(self):
+        """Read the pending steps' statistics back in one transfer; append the finite
+        steps' loss, lr and gradient norm to the histories; raise on the first step with
+        a non-finite value, the model and configs rolled back to the step before it."""
+        if not self._pending:
+            return
+        xp = self._xp()
+        rows = to_numpy(xp.stack([r for r, *_ in self._pending]))  # the one sync
+        pending, self._pending = self._pending, []
+        self._finite = True
+        st = self.state
+        for row, (_, done, lr, plain, names, clip) in zip(rows, pending, strict=True):
+            flags = row[2 if clip else 1:]  # the loss, [the gradient norm], the flags
+            if not flags.all():
+                self.iteration = done  # the steps before the bad one
+                for p, c in self.optim_configs.items():  # arrays were kept on the device
+                    keys, values = plain[p]
+                    self.optim_configs[p] = {**{k: a for k, a in c.items() if k in keys},
+                                             **values}
+                bad = names[int(np.argmin(flags))]
+                if bad == "loss":
+                    raise self._diverged(f"the loss is {row[0]}", "loss")
+                if bad.startswith("grad:"):
+                    raise self._diverged(f"the gradient of parameter {bad[5:]!r} is not "
+                                         "finite", bad[5:])
+                raise self._diverged(f"parameter {bad!r} became non-finite in the update",
+                                     bad)
+            st.loss_history.append(float(row[0]))
+            st.lr_history.append(lr)
+            if clip:
+                st.grad_norm_history.append(float(row[1]))
 
     def _frozen(self) -> set:
         """``model.frozen`` (names of params never updated; empty when absent), checked."""
@@ -302,7 +353,9 @@ class Solver:
         for start in range(0, N, batch_size):
             scores = self.model.loss(self._batch(X[start:start + batch_size]))
             if start == 0:  # every label, not just the subsample: now C is known
-                _check_labels(name, y_all, scores.shape[-1])
+                lo = check_labels(name, y_all, scores.shape[-1])
+                if y_all is self.y_train and lo >= 0:  # every training label in [0, C):
+                    self._labels_ok = True  # the loss need not check them per minibatch
             yb = to_xp(y[start:start + batch_size], xp)
             pred = xp.argmax(scores, axis=-1)  # (n,) or (n, T)
             if pred.shape != yb.shape:
@@ -310,8 +363,10 @@ class Solver:
                                  f"need targets of shape {tuple(pred.shape)}; got "
                                  f"{tuple(yb.shape)}")
             counted = yb >= 0
-            correct += int(((pred == yb) & counted).sum())
-            total += int(counted.sum())
+            correct = correct + ((pred == yb) & counted).sum()  # summed on the device
+            total = total + counted.sum()
+        if is_array(total):
+            correct, total = (int(c) for c in to_numpy(xp.stack([correct, total])))  # 1 read
         return correct / max(total, 1)
 
     def _check_and_record(self):
@@ -337,7 +392,7 @@ class Solver:
         the model only when the plan is complete (``restore_best``).
         """
         N, ipe, total = self.X_train.shape[0], self.iterations_per_epoch, self.num_iterations
-        bad = _first_nonfinite(self.model.params)
+        bad = first_nonfinite(self.model.params)
         if bad is not None:  # not divergence: the params were handed over that way
             raise ValueError(f"Solver.train: parameter {bad!r} holds nan or inf before "
                              "training; the model's params must be finite")
@@ -355,11 +410,14 @@ class Solver:
                 order = self.state.epoch_order
                 grads = self._step(order[j * self.batch_size:(j + 1) * self.batch_size])
                 t = self.iteration
+                epoch_end = t % ipe == 0
                 bar.update(1)
-                bar.set_postfix(loss=f"{self.loss_history[-1]:.4f}", refresh=False)
+                if (t % self._window() == 0 or t == 1 or epoch_end or t == stop
+                        or self._stop_requested):
+                    self._read()  # the window's one sync; raises on divergence
+                    bar.set_postfix(loss=f"{self.state.loss_history[-1]:.4f}", refresh=False)
                 if self.print_every and t % self.print_every == 0:
                     self._say(f"(Iteration {t} / {total}) loss: {self.loss_history[-1]:f}")
-                epoch_end = t % ipe == 0
                 if epoch_end:
                     self.epoch += 1
                     self.state.epoch_order = None  # a finished epoch's order is not state
@@ -374,6 +432,7 @@ class Solver:
         finally:
             self._stop_requested = False
             bar.close()
+        self._read()  # a callback's request_stop, say
         if self.restore_best and self.best_params and self.iteration >= total:
             self.model.params.update({k: v.copy() for k, v in self.best_params.items()})
 
@@ -396,6 +455,7 @@ class Solver:
 
     def checkpoint_state(self) -> dict:
         """Everything a resume needs, as a tree of arrays and JSON values."""
+        self._read()  # the steps still on the device, into the histories
         # from the attributes, which a CS231n-style script may have changed since __init__
         settings = {k: getattr(self, k) for k in _SETTINGS if k != "update_rule"}
         settings["update_rule"] = self.rule_name

@@ -10,7 +10,7 @@ import pytest
 from layerkit.data import get_data
 from nets import FullyConnectedNet
 from optim import Solver, TrainingDivergedError, history_dict, save_history
-from tests.tiny_models import SoftmaxRegression, TinyMLP, blobs
+from tests.tiny_models import Poison, SoftmaxRegression, TinyMLP, blobs
 
 RATES = {"sgd": 0.1, "sgd_momentum": 0.05, "nesterov_momentum": 0.05, "rmsprop": 1e-2,
          "adam": 1e-2, "adamw": 1e-2}
@@ -119,33 +119,10 @@ def test_step_decay_and_cosine_rates_by_hand():
         Solver(SoftmaxRegression(5, 3), data, schedule="cosine", lr_decay=0.9)
 
 
-class Poisoned(TinyMLP):
-    """A TinyMLP whose loss or gradient turns nan at one given call."""
-
-    def __init__(self, at_call, what, **kw):
-        super().__init__(5, 8, 3, **kw)
-        self.calls, self.at_call, self.what = 0, at_call, what
-
-    def loss(self, X, y=None):
-        out = super().loss(X, y)
-        if y is None:
-            return out
-        self.calls += 1
-        loss, grads = out
-        if self.calls == self.at_call:
-            if self.what == "loss":
-                loss = np.float64(np.inf)
-            else:
-                grads = dict(grads)
-                grads[self.what] = grads[self.what].copy()
-                grads[self.what][0] = np.nan
-        return loss, grads
-
-
 @pytest.mark.parametrize("what", ["b2", "loss"])
 def test_nan_stops_training_naming_epoch_iteration_parameter(tmp_path, what):
     data = blobs(seed=4)  # 150 training examples, batch 25: 6 steps per epoch
-    model = Poisoned(at_call=16, what=what)  # step 16 = the 4th step of epoch 3
+    model = Poison(TinyMLP(5, 8, 3), at_call=16, what=what)  # the 4th step of epoch 3
     name = str(tmp_path / "run")
     solver = Solver(model, data, update_rule="adam", num_epochs=5, batch_size=25, seed=0,
                     checkpoint_name=name, verbose=False)

@@ -4,6 +4,8 @@ Each has ``params`` and ``loss(X, y=None)`` (scores without labels, ``(loss, gra
 them) and reads ``params`` at every call.
 """
 
+import math
+
 import numpy as np
 
 from layers import (affine_backward, affine_forward, relu_backward, relu_forward,
@@ -70,3 +72,28 @@ def blobs(n=200, d=5, classes=3, seed=0, dtype=np.float64):
     X = (centers[y] + rng.standard_normal((n, d))).astype(dtype)
     k = n * 3 // 4
     return {"X_train": X[:k], "y_train": y[:k], "X_val": X[k:], "y_val": y[k:]}
+
+
+class Poison:
+    """``model`` (any backend) whose loss turns inf, or the gradient ``what`` nan, at
+    training call ``at_call`` (calls without labels are not counted)."""
+
+    def __init__(self, model, at_call, what):
+        self.model, self.at_call, self.what, self.calls = model, at_call, what, 0
+        self.params = model.params  # the same dict: the Solver updates it in place
+
+    def loss(self, X, y=None):
+        out = self.model.loss(X, y)
+        if y is None:
+            return out
+        self.calls += 1
+        loss, grads = out
+        if self.calls == self.at_call:
+            if self.what == "loss":
+                loss = loss * math.inf
+            else:
+                grads = dict(grads)
+                g = grads[self.what].copy()
+                g[0] = math.nan
+                grads[self.what] = g
+        return loss, grads

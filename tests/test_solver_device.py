@@ -1,0 +1,156 @@
+"""The Solver on a device (the CuPy stand-in, tests/fake_cupy.py): at most one host sync per
+print_every window, the same numbers as on numpy, and divergence found within a window
+still named at its first bad step with the model rolled back to the step before it."""
+
+import sys
+
+import numpy as np
+import pytest
+
+from nets import FullyConnectedNet
+from optim import Solver, TrainingDivergedError
+from tests import fake_cupy
+from tests.tiny_models import Poison
+
+
+@pytest.fixture
+def cp(monkeypatch):
+    monkeypatch.setitem(sys.modules, "cupy", fake_cupy)
+    fake_cupy.reset_counts()
+    return fake_cupy
+
+
+def _data(seed=0, n=200, d=12, c=4):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)).astype(np.float32)
+    y = rng.integers(0, c, n)
+    return {"X_train": X, "y_train": y, "X_val": X[:40], "y_val": y[:40]}
+
+
+def _solver(backend, model_wrap=None, **kw):
+    model = FullyConnectedNet([10, 8], input_dim=12, num_classes=4, seed=0).to(backend)
+    if model_wrap is not None:
+        model = model_wrap(model)
+    settings = dict(update_rule="adam", batch_size=20, num_epochs=2, print_every=5,
+                    verbose=False, seed=0, num_train_samples=40)
+    return Solver(model, _data(), **{**settings, **kw})
+
+
+def train_syncs(solver, cp=fake_cupy):
+    """``solver.train()``, counting host syncs: (those outside the accuracy checks and the
+    one scan of the params at the start, those in the accuracy checks, steps taken)."""
+    in_acc = [0]
+    check = solver.check_accuracy
+
+    def counted(*a, **k):
+        before = cp.syncs()
+        try:
+            return check(*a, **k)
+        finally:
+            in_acc[0] += cp.syncs() - before
+
+    solver.check_accuracy = counted
+    cp.reset_counts()
+    solver.train()
+    return cp.syncs() - in_acc[0] - 1, in_acc[0], solver.iteration
+
+
+@pytest.mark.parametrize("clip", [None, 1.0])
+def test_at_most_one_sync_per_print_every_window(cp, clip):
+    solver = _solver("cupy", grad_clip=clip)
+    syncs, _, steps = train_syncs(solver, cp)
+    assert steps == 20
+    # reads: after step 1 (the first accuracy check), then every print_every = 5 steps
+    # (epoch ends at 10 and 20 fall on them); the first step's labels are checked by
+    # the loss (2 syncs) until check_accuracy has checked the whole of y_train
+    assert syncs <= 1 + steps // 5 + 2, syncs
+    assert isinstance(solver.model.params["W1"], cp.ndarray)
+
+
+@pytest.mark.parametrize("clip", [None, 0.15])
+def test_same_histories_as_on_numpy(cp, clip):
+    host, dev = _solver("numpy", grad_clip=clip), _solver("cupy", grad_clip=clip)
+    host.train()
+    dev.train()
+    assert all(type(v) is float for v in dev.loss_history)  # Python floats, as CS231n
+    assert dev.loss_history == host.loss_history
+    assert dev.lr_history == host.lr_history
+    assert dev.grad_norm_history == host.grad_norm_history
+    if clip is not None:
+        norms = dev.grad_norm_history  # some steps clipped, some not
+        assert min(norms) < clip < max(norms)
+    for k, w in host.model.params.items():
+        np.testing.assert_array_equal(cp.asnumpy(dev.model.params[k]), w)
+
+
+@pytest.mark.parametrize("what", ["loss", "b2"])
+def test_divergence_inside_a_window_names_its_first_bad_step(cp, tmp_path, what):
+    """Step 13 is inside the window 11..15: it is found at step 15, named as step 13, and
+    the model, configs and histories are those after step 12, as on numpy."""
+    runs = {}
+    for backend in ("numpy", "cupy"):
+        solver = _solver(backend, lambda m: Poison(m, 13, what),
+                         checkpoint_name=str(tmp_path / backend / "run"))
+        with pytest.raises(TrainingDivergedError) as info:
+            solver.train()
+        runs[backend] = solver, info.value
+    (host, he), (dev, de) = runs["numpy"], runs["cupy"]
+    assert (de.epoch, de.iteration, de.parameter) == (he.epoch, he.iteration, he.parameter) \
+        == (2, 13, what)
+    assert de.checkpoint.endswith("run_epoch_1.npz")
+    assert str(de).replace("cupy", "numpy") == str(he)
+    assert dev.iteration == 12 and len(dev.loss_history) == 12
+    assert dev.loss_history == host.loss_history
+    for k, w in host.model.params.items():
+        np.testing.assert_array_equal(cp.asnumpy(dev.model.params[k]), w)
+    for p, c in host.optim_configs.items():
+        d = dev.optim_configs[p]
+        assert set(d) == set(c) and d["t"] == c["t"] == 12
+        for k in ("m", "v"):
+            np.testing.assert_array_equal(cp.asnumpy(d[k]), c[k])
+
+
+def test_divergence_at_the_first_step_leaves_the_run_as_it_started(cp):
+    """Adam's first step adds m, v and t to each config: a bad first step takes them away."""
+    solver = _solver("cupy", lambda m: Poison(m, 1, "W1"))
+    start = {k: cp.asnumpy(w) for k, w in solver.model.params.items()}
+    configs = {p: dict(c) for p, c in solver.optim_configs.items()}
+    with pytest.raises(TrainingDivergedError) as info:
+        solver.train()
+    assert (info.value.iteration, info.value.parameter) == (1, "W1")
+    assert solver.iteration == 0 and solver.loss_history == []
+    assert solver.optim_configs == configs
+    for k, w in start.items():
+        np.testing.assert_array_equal(cp.asnumpy(solver.model.params[k]), w)
+
+
+def test_training_labels_are_checked_once_but_never_skipped_unchecked(cp):
+    """The loss stops checking labels on the device only once the Solver has seen every
+    training label in [0, C); a negative one (allowed by check_accuracy, where it marks
+    a target not counted) keeps the per-minibatch check, which catches it."""
+    data = _data()
+    data["y_train"] = data["y_train"].copy()
+    data["y_train"][-7] = -1
+    model = FullyConnectedNet([10], input_dim=12, num_classes=4, seed=0).to("cupy")
+    solver = Solver(model, data, batch_size=20, num_epochs=1, verbose=False, seed=0)
+    with pytest.raises(ValueError, match="softmax_loss: y has value -1"):
+        solver.train()
+    assert solver.iteration > 1  # not the first minibatch: caught by the per-step check
+
+
+def test_frozen_params_stay_put_on_the_device(cp):
+    """model.frozen under the window: frozen params and their (absent) Adam state untouched,
+    the others trained as on numpy."""
+    runs = []
+    for backend in ("numpy", "cupy"):
+        solver = _solver(backend, num_epochs=1)
+        solver.model.frozen = {"W1", "b1"}
+        start = {k: cp.asnumpy(w) for k, w in solver.model.params.items()}
+        solver.train()
+        runs.append(solver)
+        np.testing.assert_array_equal(cp.asnumpy(solver.model.params["W1"]), start["W1"])
+        assert "m" not in solver.optim_configs["W1"] and "m" in solver.optim_configs["W2"]
+    host, dev = runs
+    assert dev.loss_history == host.loss_history
+    for k, w in host.model.params.items():
+        np.testing.assert_array_equal(cp.asnumpy(dev.model.params[k]), w)
