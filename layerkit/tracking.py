@@ -57,9 +57,26 @@ class Tracker:
 
     def __init__(self, folder: str, purge_step: int | None = None, enabled: bool = True):
         self.writer = None
-        tbx = _import_tensorboardx() if enabled else None
-        if tbx is not None:
-            self.writer = tbx.SummaryWriter(logdir=folder, purge_step=purge_step, flush_secs=5)
+        self.folder, self._files = folder, 0
+        self._tbx = _import_tensorboardx() if enabled else None
+        if self._tbx is not None:
+            self.writer = self._open(purge_step)
+
+    def _open(self, purge_step=None):
+        """A writer on a new event file (a numbered suffix: two files opened within one
+        second would otherwise get the same name)."""
+        self._files += 1
+        return self._tbx.SummaryWriter(logdir=self.folder, purge_step=purge_step,
+                                       flush_secs=5, filename_suffix=f".{self._files}")
+
+    def durable(self) -> None:
+        """Everything logged so far on disk, as a checkpoint is. tensorboardX's flush()
+        does not wait for its writer thread's queue, so a SIGKILL just after it could lose
+        events that the checkpoint already covers (then a resumed run would show a gap);
+        closing drains the queue. Later events go to a new file in the same folder."""
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = self._open()
 
     def scalars(self, values: dict, step: int) -> None:
         """Finite ``values`` ({tag: number}) at ``step``, as one event (add_scalar makes
@@ -92,7 +109,7 @@ class Tracker:
             if k in grads:
                 values[f"grad_norm/{k}"] = _norm(grads[k])
         self.scalars(values, solver.iteration)
-        self.writer.flush()
+        self.durable()  # the epoch's checkpoint is on disk: so are its events
 
     def hparams(self, config: dict, metrics: dict, step: int = 0) -> None:
         """The run's settings and final metrics, for TensorBoard's HParams tab."""
