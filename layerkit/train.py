@@ -44,7 +44,7 @@ from .cli_types import UsageError, run_command
 from .net_table import NETS, build_model, dims
 
 __all__ = ["main", "NETS", "build_model", "write_outputs", "mean_nll", "blas_threads",
-           "warm_allocator"]
+           "warm_allocator", "solver_settings"]
 
 _dims = dims  # the name the tests and older scripts use
 
@@ -136,12 +136,19 @@ def _load(a, net):
     return data, model, vocab
 
 
+def solver_settings(a) -> dict:
+    """The Solver keywords of the training recipe in the run configuration ``a``: rule,
+    rate, schedule, warmup, clipping, batch, epochs, seed (how the run is watched and
+    stored is the caller's)."""
+    return dict(update_rule=a.update_rule, optim_config={"learning_rate": a.lr},
+                lr_decay=a.lr_decay, schedule=a.schedule, warmup_iters=a.warmup_iters,
+                batch_size=a.batch_size, num_epochs=a.epochs, seed=a.seed,
+                grad_clip=a.grad_clip)
+
+
 def _solver(plan, model, data, folder):
     a = plan.config
-    kw = dict(update_rule=a.update_rule, optim_config={"learning_rate": a.lr},
-              lr_decay=a.lr_decay, schedule=a.schedule, batch_size=a.batch_size,
-              num_epochs=a.epochs, seed=a.seed, grad_clip=a.grad_clip,
-              checkpoint_name=os.path.join(folder, "checkpoints", a.net),
+    kw = dict(solver_settings(a), checkpoint_name=os.path.join(folder, "checkpoints", a.net),
               print_every=a.print_every, verbose=not a.quiet)
     if not plan.resume:
         return Solver(model, data, **kw)
