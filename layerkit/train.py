@@ -44,7 +44,7 @@ from .cli_types import UsageError, run_command
 from .net_table import NETS, build_model, dims
 
 __all__ = ["main", "NETS", "build_model", "write_outputs", "mean_nll", "blas_threads",
-           "warm_allocator", "solver_settings"]
+           "warm_allocator", "solver_settings", "typed_config"]
 
 _dims = dims  # the name the tests and older scripts use
 
@@ -96,10 +96,15 @@ def mean_nll(model, X, y, targets_per_batch: int = 8192) -> float:
     return total / y.size
 
 
+def typed_config(a) -> argparse.Namespace:
+    """The run configuration ``a`` as the net builders take it (``dtype`` a numpy dtype)."""
+    return argparse.Namespace(**{**vars(a), "dtype": np.dtype(a.dtype)})
+
+
 def _load(a, net):
     """(data, model, vocab) for the run described by ``a`` (vocab None for image data);
     bad values -> UsageError."""
-    typed = argparse.Namespace(**{**vars(a), "dtype": np.dtype(a.dtype)})
+    typed = typed_config(a)
     vocab = None
     if net.load:  # a net with its own data
         try:

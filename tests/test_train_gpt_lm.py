@@ -43,3 +43,22 @@ def test_warmup_iters_reaches_the_solver(tmp_path):
     expected = [0.005 * (1 + math.cos(math.pi * t / n)) * min(1, (t + 1) / 4)
                 for t in range(n)]
     np.testing.assert_allclose(lr, expected, rtol=1e-12)
+
+
+def test_dropout_and_weight_scale_reach_the_model():
+    from layerkit.cli_args import resolve
+    from layerkit.cli_types import UsageError
+    from layerkit.net_table import NETS
+    from layerkit.text import Vocab
+
+    a = resolve(["--net", "gpt-lm", "--dropout", "0.2", "--weight-scale", "0.05",
+                 "--embed", "32", "--heads", "2"]).config
+    model = NETS["gpt-lm"].build(T.typed_config(a), Vocab("abcdefgh"))
+    assert model.dropout_param["p"] == pytest.approx(0.8)
+    # fresh masks every step: a generator, not the fixed seed of a gradient check
+    assert isinstance(model.dropout_param["seed"], np.random.Generator)
+    assert float(np.std(model.params["blk1.W_ff1"])) == pytest.approx(0.05, rel=0.05)
+    X = np.zeros((2, 8), dtype=np.int64)
+    assert model.loss(X, X)[0] != model.loss(X, X)[0]  # two steps, two masks
+    with pytest.raises(UsageError, match="--dropout 0.2: --net lstm-lm does not use it"):
+        resolve(["--net", "lstm-lm", "--dropout", "0.2"])
