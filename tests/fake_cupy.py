@@ -223,7 +223,7 @@ for _name, _uf in [("lt", numpy.less), ("le", numpy.less_equal), ("eq", numpy.eq
     setattr(ndarray, f"__{_name}__", _binary(_uf))
 for _name, _uf in [("neg", numpy.negative), ("pos", numpy.positive), ("abs", numpy.absolute),
                    ("invert", numpy.invert)]:
-    setattr(ndarray, f"__{_name}__", (lambda uf: lambda self: ndarray(uf(self._a)))(_uf))
+    setattr(ndarray, f"__{_name}__", (lambda uf: lambda self: _wrap(uf(self._a)))(_uf))
 
 
 # --- the module: numpy's names, wrapped --------------------------------------------------
