@@ -154,3 +154,23 @@ def test_frozen_params_stay_put_on_the_device(cp):
     assert dev.loss_history == host.loss_history
     for k, w in host.model.params.items():
         np.testing.assert_array_equal(cp.asnumpy(dev.model.params[k]), w)
+
+
+def train_transfers(solver, cp=fake_cupy, **kw):
+    """``solver.train(**kw)``, counting host-to-device transfers."""
+    cp.reset_counts()
+    solver.train(**kw)
+    return cp.to_device()
+
+
+@pytest.mark.parametrize("batch_size", [10, 20])
+def test_the_data_move_to_the_device_once_not_per_minibatch(cp, batch_size):
+    """The 4 arrays once, then per epoch its order and the subsample of each training
+    accuracy check (after step 1 and at each epoch end), whatever the number of steps."""
+    solver = _solver("cupy", batch_size=batch_size)
+    assert train_transfers(solver, cp, max_epochs=1) == 4 + 1 + 2
+    assert solver.iteration == 200 // batch_size
+    X, y = solver._data()[:2]  # resident, the float inputs in the params' dtype
+    assert isinstance(X, cp.ndarray) and isinstance(y, cp.ndarray)
+    assert X.dtype == solver.model.params["W1"].dtype
+    assert train_transfers(solver, cp) == 1 + 1  # epoch 2: the data are there already
