@@ -315,18 +315,19 @@ def uniform_draws(seed, shape, dtype, xp):
     device generator is seeded with one integer drawn from it: reproducible from the
     Generator's seed, nothing else leaves the host), None the device's global state
     (``cupy.random.seed`` fixes it, as ``np.random.seed`` does on numpy). The device
-    draws differ from numpy's for the same seed; float32 ``dtype`` draws in float32,
-    anything else in float64 (what cupy's generators offer).
+    draws differ from numpy's for the same seed. They are float32 draws whatever
+    ``dtype`` (half the bytes of float64, and 24 bits are plenty for a mask): like
+    numpy's they do not depend on ``dtype``, so a float32 layer and its float64 check
+    (gradcheck's fidelity test) see the same mask.
     """
     if xp is numpy:
         return seeded_or_global_rng(seed).random(shape).astype(dtype, copy=False)
-    dt = numpy.float32 if numpy.dtype(dtype) == numpy.float32 else numpy.float64
     if seed is None:
-        return xp.random.random_sample(shape, dt)
+        return xp.random.random_sample(shape, numpy.float32).astype(dtype, copy=False)
     if isinstance(seed, numpy.random.Generator):
         seed = int(seed.integers(2**63))
     state = _device_states.get(xp)
     if state is None:
         state = _device_states[xp] = xp.random.RandomState()
     state.seed(int(seed))
-    return state.random_sample(shape, dt)
+    return state.random_sample(shape, numpy.float32).astype(dtype, copy=False)

@@ -145,3 +145,12 @@ def test_a_device_mask_is_drawn_on_the_device(cp, seed):
     if seed == "generator":
         again, _ = dropout_forward(x, {**param, "seed": make()})
         np.testing.assert_array_equal(host(again), host(a))
+
+
+def test_the_mask_does_not_depend_on_the_dtype(xp):
+    """One seed, one mask for float32 and float64 inputs, on every backend: a float32
+    layer and its float64 gradient check must drop the same elements."""
+    param = {"p": 0.5, "mode": "train", "seed": 5}
+    m32 = host(dropout_forward(_x(xp, (20, 30), np.float32), param)[0]) != 0
+    m64 = host(dropout_forward(_x(xp, (20, 30), np.float64), param)[0]) != 0
+    np.testing.assert_array_equal(m32, m64)
