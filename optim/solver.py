@@ -157,7 +157,9 @@ class Solver:
         self._pending = []
         self._finite = True
         self._labels_ok = False  # y_train's labels checked against the model's classes
-        self._labels_seen = {}  # id(y) -> (y, C, smallest label): checked once per dataset
+        # id(y) -> (y, C, smallest label), ("ids", id(X)) -> (X, min, max) of token ids:
+        # device datasets checked once
+        self._labels_seen = {}
         self._resident = None  # (key, host arrays, the same on the device): see _data
         self._order_on = None  # (the epoch's host order, the same on the device)
 
@@ -262,7 +264,7 @@ class Solver:
         xp = self._xp()
         X_train, y_train, _, _ = self._data()
         X, y = self._batch(X_train[idx]), to_xp(y_train[idx], xp)
-        with v.labels_checked(self._labels_ok):
+        with v.labels_checked(self._labels_ok), v.range_known(X, *self._id_range(X_train)):
             loss, grads = self.model.loss(X, y)
         frozen = self._frozen()
         trainable = [p for p in self.model.params if p not in frozen]
@@ -400,6 +402,18 @@ class Solver:
         if is_array(total):
             correct, total = (int(c) for c in to_numpy(xp.stack([correct, total])))  # 1 read
         return correct / max(total, 1)
+
+    def _id_range(self, X) -> tuple[int, int]:
+        """(min, max) of integer inputs X (token ids) on a device, read once per dataset,
+        so the model's index checks of each minibatch need no read (``v.range_known``);
+        (0, -1), which vouches for nothing, for float or host inputs."""
+        if X.dtype.kind not in "iu" or get_xp(X) is np or not X.size:
+            return 0, -1
+        seen = self._labels_seen.get(("ids", id(X)))
+        if seen is None or seen[0] is not X:
+            lo, hi = (int(m) for m in to_numpy(get_xp(X).stack([X.min(), X.max()])))
+            seen = self._labels_seen[("ids", id(X))] = (X, lo, hi)
+        return seen[1], seen[2]
 
     def _check_labels(self, name, y, C) -> int:
         """``check_labels`` once per device dataset and number of classes (a device read;

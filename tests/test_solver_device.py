@@ -174,3 +174,38 @@ def test_the_data_move_to_the_device_once_not_per_minibatch(cp, batch_size):
     assert isinstance(X, cp.ndarray) and isinstance(y, cp.ndarray)
     assert X.dtype == solver.model.params["W1"].dtype
     assert train_transfers(solver, cp) == 1 + 1  # epoch 2: the data are there already
+
+
+def _lm_solver(bad_id_at=None, **kw):
+    from nets import CharRNNLM
+
+    rng = np.random.default_rng(0)
+    X, y = rng.integers(0, 8, (200, 6)), rng.integers(0, 8, (200, 6))
+    if bad_id_at is not None:
+        X[bad_id_at, 2] = 8  # one id past the vocabulary
+    model = CharRNNLM("abcdefgh", wordvec_dim=4, hidden_dim=8, cell_type="rnn", seed=0)
+    settings = dict(batch_size=10, num_epochs=1, print_every=5, verbose=False, seed=0,
+                    num_train_samples=40)
+    return Solver(model.to("cupy"), {"X_train": X, "y_train": y, "X_val": X[:40],
+                                     "y_val": y[:40]}, **{**settings, **kw})
+
+
+def test_a_language_model_reads_its_token_ids_once_per_dataset(cp):
+    """The net and its embedding check every minibatch's ids against the vocabulary (4
+    syncs a step on a device); the Solver reads the training ids' range once and vouches
+    for each minibatch gathered from them (layers.validate.range_known)."""
+    solver = _lm_solver()
+    syncs, _, steps = train_syncs(solver, cp)
+    assert steps == 20
+    # as for the FC net, plus the one read of the ids' range
+    assert syncs <= 1 + steps // 5 + 2 + 1, syncs
+
+
+def test_a_bad_token_id_is_still_caught_at_its_minibatch(cp):
+    """A range that fails the check vouches for nothing: each minibatch is checked
+    itself, and the error names the bad id, as on numpy."""
+    solver = _lm_solver(bad_id_at=-7)
+    with pytest.raises(ValueError, match=r"CharRNNLM.loss: X has value 8; values must be "
+                                         r"in \[0, V = 8\)"):
+        solver.train()
+    assert solver.iteration > 0  # not the first minibatch
