@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from . import validate as v
 from ._cache import backward_of, forward_layer
-from .backend import get_xp
+from .backend import get_xp, numpy
 
 
 def _check_affine_params(fn: str, x, gamma, beta):
@@ -225,18 +225,23 @@ def stable_inv_std(xc, var, eps: float, axes):
 
     Finite inputs give a finite, correct result even where the variance overflowed (float32
     values beyond ~1e19 square to inf): then it is recomputed on xc scaled by its largest
-    magnitude s per statistic, as (1 / sqrt(var(xc / s) + eps / s^2)) / s. One check of
-    ``var`` (a host sync on a GPU) on the normal path.
+    magnitude s per statistic, as (1 / sqrt(var(xc / s) + eps / s^2)) / s, for the
+    statistics whose variance overflowed (the others keep the plain formula). No host
+    sync on a device; on numpy one check of ``var`` skips the rescaling when it is finite.
     """
     xp = get_xp(xc)
-    if bool(xp.isfinite(var).all()) or not bool(xp.isfinite(xc).all()):
-        return 1.0 / xp.sqrt(var + eps)
+    plain = 1.0 / xp.sqrt(var + eps)
+    if xp is numpy and bool(xp.isfinite(var).all()):  # (a free check on the host)
+        return plain
+    # on a device no branch (a branch is a host sync per call): the rescaled value is
+    # computed too, two more reductions over xc, and taken only where var overflowed
     s = xp.abs(xc).max(axis=axes, keepdims=True)  # > 0 where var overflowed
-    s[s == 0] = 1
+    over = ~xp.isfinite(var).reshape(s.shape)
+    s = xp.where(over & (s > 0), s, 1)  # 1 elsewhere: eps / s^2 cannot overflow there
     xs = xc / s
     var_s = (xs * xs).mean(axis=axes, keepdims=True)
     r = 1.0 / xp.sqrt(var_s + eps / s / s) / s  # (eps / s / s: no overflow in s * s)
-    return r.reshape(var.shape)
+    return xp.where(xp.isfinite(var), plain, r.reshape(var.shape))
 
 
 def normalize_last_axis(x, eps: float):

@@ -1,9 +1,15 @@
 """Finite float32 inputs give a finite, right normalisation even where the variance
 overflows float32 (values beyond ~1e19 square to inf): layernorm, groupnorm and the two
-batchnorms (train mode) against the float64 result of the same call."""
+batchnorms (train mode) against the float64 result of the same call, on the backend under
+test; on a device without a single host sync (the rescaling is picked on the device)."""
+
+import sys
 
 import numpy as np
 import pytest
+
+from layers.backend import get_xp
+from tests.helpers import host
 
 from layers import (batchnorm_backward, batchnorm_backward_alt, batchnorm_forward,
                     layernorm_backward, layernorm_forward, spatial_batchnorm_backward,
@@ -12,24 +18,24 @@ from layers import (batchnorm_backward, batchnorm_backward_alt, batchnorm_forwar
 
 
 def _layernorm(x):
-    D = x.shape[1]
-    return layernorm_forward(x, np.ones(D, x.dtype), np.zeros(D, x.dtype), {})
+    D, xp = x.shape[1], get_xp(x)
+    return layernorm_forward(x, xp.ones(D, x.dtype), xp.zeros(D, x.dtype), {})
 
 
 def _groupnorm(x):
-    C = x.shape[1]
-    g = np.ones((1, C, 1, 1), x.dtype)
+    C, xp = x.shape[1], get_xp(x)
+    g = xp.ones((1, C, 1, 1), x.dtype)
     return spatial_groupnorm_forward(x, g, 0 * g, 2, {})
 
 
 def _batchnorm(x):
-    D = x.shape[1]
-    return batchnorm_forward(x, np.ones(D, x.dtype), np.zeros(D, x.dtype), {"mode": "train"})
+    D, xp = x.shape[1], get_xp(x)
+    return batchnorm_forward(x, xp.ones(D, x.dtype), xp.zeros(D, x.dtype), {"mode": "train"})
 
 
 def _spatial_batchnorm(x):
-    C = x.shape[1]
-    return spatial_batchnorm_forward(x, np.ones(C, x.dtype), np.zeros(C, x.dtype),
+    C, xp = x.shape[1], get_xp(x)
+    return spatial_batchnorm_forward(x, xp.ones(C, x.dtype), xp.zeros(C, x.dtype),
                                      {"mode": "train"})
 
 
@@ -42,15 +48,33 @@ CASES = [(*lay, scale) for lay in _LAYERS for scale in (1e30, 3e36, 1e-30, 1.0)]
 
 
 @pytest.mark.parametrize("layer, shape, backward, scale", CASES)
-def test_float32_extremes_normalise_like_float64(layer, shape, backward, scale):
+def test_float32_extremes_normalise_like_float64(layer, shape, backward, scale, xp):
     rng = np.random.default_rng(0)
     x64 = rng.standard_normal(shape) * scale
-    x32 = x64.astype(np.float32)
+    x32 = xp.asarray(x64.astype(np.float32))
     out32, cache = layer(x32)
     out64, _ = layer(x32.astype(np.float64))  # the same values, no overflow in float64
+    out32, out64 = host(out32), host(out64)
     assert out32.dtype == np.float32 and np.isfinite(out32).all()
     if scale >= 1.0:  # (at 1e-30 eps dominates the variance in both: out ~ 0)
         assert np.abs(out64).max() > 0.5  # a real normalisation, not beta
     np.testing.assert_allclose(out32, out64, atol=1e-4)
-    grads = backward(rng.standard_normal(shape).astype(np.float32), cache)
-    assert all(g.dtype == np.float32 and np.isfinite(g).all() for g in grads)
+    grads = backward(xp.asarray(rng.standard_normal(shape).astype(np.float32)), cache)
+    assert all(g.dtype == np.float32 and np.isfinite(host(g)).all() for g in grads)
+
+
+@pytest.mark.parametrize("layer, shape, backward", _LAYERS)
+def test_no_host_sync_on_a_device(monkeypatch, layer, shape, backward):
+    """A normalisation on a device reads nothing back, overflow or not: a check of the
+    variance before rescaling would be a host sync per layer per step (the CuPy stand-in
+    counts them)."""
+    from tests import fake_cupy as cp
+
+    monkeypatch.setitem(sys.modules, "cupy", cp)
+    rng = np.random.default_rng(1)
+    for scale in (1.0, 1e30):
+        x = cp.asarray((rng.standard_normal(shape) * scale).astype(np.float32))
+        cp.reset_counts()
+        out, cache = layer(x)
+        backward(cp.ones_like(out), cache)
+        assert cp.syncs() == 0, (scale, cp.syncs())
