@@ -13,7 +13,7 @@ import math
 from numbers import Integral, Real
 from typing import Any, Mapping
 
-from .backend import get_xp, is_array, numpy
+from .backend import get_xp, is_array, numpy, to_numpy
 
 # set by labels_checked(): the labels argument ``y`` was range-checked by the caller
 _labels_checked = contextvars.ContextVar("layerkit_labels_checked", default=False)
@@ -53,10 +53,15 @@ def range_known(a, lo: int, hi: int):
         _known_ranges.reset(token)
 
 
-def _within(a, high: int) -> bool:
-    """Whether ``range_known`` vouches that every value of ``a`` is in [0, high)."""
+def value_range(a, low: int = 0, high: int | None = None) -> tuple[int, int]:
+    """(min, max) of the integer array ``a``: the bounds ``range_known`` vouches for when
+    they lie in [low, high) (no read), else ``a``'s own, read in one transfer."""
     known = _known_ranges.get().get(id(a))
-    return known is not None and known[0] is a and 0 <= known[1] <= known[2] < high
+    if (known is not None and known[0] is a and low <= known[1] <= known[2]
+            and (high is None or known[2] < high)):
+        return known[1], known[2]
+    lo, hi = to_numpy(get_xp(a).stack([a.min(), a.max()])).tolist()
+    return int(lo), int(hi)
 
 
 def _shape(shape: tuple) -> str:
@@ -133,8 +138,8 @@ def integer_array(fn: str, name: str, a: Any, *, shape: tuple | None = None,
             f"{fn}: {name} must have shape {_shape(tuple(shape))}{need}; got {_shape(a.shape)}"
         )
     trusted = name == "y" and xp is not numpy and _labels_checked.get()
-    if high is not None and a.size and not trusted and not _within(a, high):
-        lo, hi = int(a.min()), int(a.max())
+    if high is not None and a.size and not trusted:
+        lo, hi = value_range(a, 0, high)
         if lo < 0 or hi >= high:
             bad = lo if lo < 0 else hi
             limit = f"{high_name} = {high}" if high_name else str(high)
@@ -254,9 +259,15 @@ def momentum(fn: str, dname: str, d: Mapping, default: float = 0.9) -> float:
                   why="running = momentum * running + (1 - momentum) * batch")
 
 
-def running_stat(fn: str, dname: str, d: Mapping, key: str, x, size: int, letter: str):
+def running_stat(fn: str, dname: str, d: Mapping, key: str, x, size: int, letter: str,
+                 used: bool = True):
     """``d[key]``, a running mean or variance: None when absent, else a (size,) floating
-    array (an integer one cast to x's dtype); ``running_var`` must be >= 0 everywhere."""
+    array (an integer one cast to x's dtype); ``running_var`` must be >= 0 everywhere.
+
+    ``used``: whether the call normalises with it (test mode). On a device the sign check
+    (a host sync) is made only then: train mode only blends the running variance with
+    the batch's, so a training step stays sync-free, and a bad value supplied by hand
+    is still caught where it would do harm."""
     r = d.get(key)
     if r is None:
         return None
@@ -264,6 +275,6 @@ def running_stat(fn: str, dname: str, d: Mapping, key: str, x, size: int, letter
     r = float_param(fn, name, r, x, ndim=1, what=f"({letter},)")
     if r.shape[0] != size:
         shape(fn, name, r, (size,), f"({letter},) with {letter} = {size} from x")
-    if key == "running_var":
+    if key == "running_var" and (used or get_xp(r) is numpy):
         nonnegative(fn, name, r)
     return r

@@ -264,7 +264,8 @@ class Solver:
         xp = self._xp()
         X_train, y_train, _, _ = self._data()
         X, y = self._batch(X_train[idx]), to_xp(y_train[idx], xp)
-        with v.labels_checked(self._labels_ok), v.range_known(X, *self._id_range(X_train)):
+        with (v.labels_checked(self._labels_ok), v.range_known(X, *self._id_range(X_train)),
+              v.range_known(y, *self._id_range(y_train))):
             loss, grads = self.model.loss(X, y)
         frozen = self._frozen()
         trainable = [p for p in self.model.params if p not in frozen]
@@ -377,6 +378,7 @@ class Solver:
         if num_samples is not None:
             num_samples = v.integer("check_accuracy", "num_samples", num_samples, 1)
         N, y_all = X.shape[0], y
+        ids = self._id_range(X)  # token ids: every batch's range vouched for by X's
         if num_samples is not None and N > num_samples:
             pick = np.sort(self.rng.choice(N, num_samples, replace=False))
             pick = to_xp(pick, get_xp(X))  # (where X is: a device gathers on the device)
@@ -384,7 +386,9 @@ class Solver:
         xp = self._xp()
         correct = total = 0
         for start in range(0, N, batch_size):
-            scores = self.model.loss(self._batch(X[start:start + batch_size]))
+            Xb = self._batch(X[start:start + batch_size])
+            with v.range_known(Xb, *ids):
+                scores = self.model.loss(Xb)
             if start == 0:  # every label, not just the subsample: now C is known
                 lo = self._check_labels(name, y_all, scores.shape[-1])
                 if lo >= 0 and any(y_all is t for t in (self.y_train, self._data()[1])):
@@ -404,9 +408,9 @@ class Solver:
         return correct / max(total, 1)
 
     def _id_range(self, X) -> tuple[int, int]:
-        """(min, max) of integer inputs X (token ids) on a device, read once per dataset,
-        so the model's index checks of each minibatch need no read (``v.range_known``);
-        (0, -1), which vouches for nothing, for float or host inputs."""
+        """(min, max) of an integer device dataset X (token ids, targets), read once, so
+        the model's range checks of each minibatch gathered from it need no read
+        (``v.range_known``); (0, -1), which vouches for nothing, for float or host X."""
         if X.dtype.kind not in "iu" or get_xp(X) is np or not X.size:
             return 0, -1
         seen = self._labels_seen.get(("ids", id(X)))

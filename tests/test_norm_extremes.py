@@ -78,3 +78,26 @@ def test_no_host_sync_on_a_device(monkeypatch, layer, shape, backward):
         out, cache = layer(x)
         backward(cp.ones_like(out), cache)
         assert cp.syncs() == 0, (scale, cp.syncs())
+
+
+@pytest.mark.parametrize("forward, shape", [(batchnorm_forward, (6, 5)),
+                                            (spatial_batchnorm_forward, (3, 5, 2, 2))])
+def test_running_stats_cost_no_sync_in_training_and_are_checked_where_used(
+        monkeypatch, forward, shape):
+    """On a device a training step's running variance (written by the step before) is not
+    read back to check its sign: train mode only blends it. Test mode, which divides by
+    it, still refuses a negative one."""
+    from tests import fake_cupy as cp
+
+    monkeypatch.setitem(sys.modules, "cupy", cp)
+    x = cp.asarray(np.random.default_rng(2).standard_normal(shape))
+    g, b = cp.ones(shape[1]), cp.zeros(shape[1])
+    bn_param = {"mode": "train"}
+    forward(x, g, b, bn_param)  # writes running_mean and running_var
+    cp.reset_counts()
+    forward(x, g, b, bn_param)
+    assert cp.syncs() == 0
+    bn_param.update(mode="test", running_var=-bn_param["running_var"] - 1)
+    with pytest.raises(ValueError, match=r"bn_param\['running_var'\] must be >= 0 "
+                                         r"everywhere \(a variance\); it holds -"):
+        forward(x, g, b, bn_param)
