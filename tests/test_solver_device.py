@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from nets import FullyConnectedNet
+from nets import BertMLM, CharRNNLM, FullyConnectedNet, ResidualConvNet, TransformerLM
 from optim import Solver, TrainingDivergedError
 from tests import fake_cupy
 from tests.tiny_models import Poison
@@ -176,35 +176,61 @@ def test_the_data_move_to_the_device_once_not_per_minibatch(cp, batch_size):
     assert train_transfers(solver, cp) == 1 + 1  # epoch 2: the data are there already
 
 
-def _lm_solver(bad_id_at=None, **kw):
-    from nets import CharRNNLM
+def _ids(rng, masked=False):
+    X, y = rng.integers(1, 8, (200, 6)), rng.integers(0, 8, (200, 6))
+    return X, (np.where(rng.random(y.shape) < 0.3, y, -1) if masked else y)
 
-    rng = np.random.default_rng(0)
-    X, y = rng.integers(0, 8, (200, 6)), rng.integers(0, 8, (200, 6))
+
+def _images(rng):
+    return rng.standard_normal((200, 3, 8, 8)).astype(np.float32), rng.integers(0, 4, 200)
+
+
+# name -> (a small net on the host, its data): every kind of check a step makes
+NETS = {
+    "char-rnn": (lambda: CharRNNLM("abcdefgh", wordvec_dim=4, hidden_dim=8, cell_type="rnn",
+                                   seed=0), _ids),
+    "gpt": (lambda: TransformerLM(8, embed_dim=8, num_heads=2, num_layers=1, max_len=6,
+                                  dropout=0.1, seed=0), _ids),
+    "bert": (lambda: BertMLM(8, max_len=6, embed_dim=8, num_heads=2, num_layers=1, seed=0),
+             lambda rng: _ids(rng, masked=True)),
+    "fc-batchnorm-dropout": (lambda: FullyConnectedNet([10, 8], input_dim=3 * 8 * 8,
+                                                       num_classes=4, seed=0,
+                                                       normalization="batchnorm",
+                                                       dropout_keep_ratio=0.8), _images),
+    "resnet-spatial-batchnorm": (lambda: ResidualConvNet(input_dim=(3, 8, 8), num_filters=4,
+                                                         num_blocks=1, num_classes=4, seed=0),
+                                 _images),
+}
+
+
+def _net_solver(name, bad_id_at=None, **kw):
+    build, data = NETS[name]
+    X, y = data(np.random.default_rng(0))
     if bad_id_at is not None:
         X[bad_id_at, 2] = 8  # one id past the vocabulary
-    model = CharRNNLM("abcdefgh", wordvec_dim=4, hidden_dim=8, cell_type="rnn", seed=0)
     settings = dict(batch_size=10, num_epochs=1, print_every=5, verbose=False, seed=0,
-                    num_train_samples=40)
-    return Solver(model.to("cupy"), {"X_train": X, "y_train": y, "X_val": X[:40],
-                                     "y_val": y[:40]}, **{**settings, **kw})
+                    num_train_samples=40, grad_clip=5.0)
+    return Solver(build().to("cupy"), {"X_train": X, "y_train": y, "X_val": X[:40],
+                                       "y_val": y[:40]}, **{**settings, **kw})
 
 
-def test_a_language_model_reads_its_token_ids_once_per_dataset(cp):
-    """The net and its embedding check every minibatch's ids against the vocabulary (4
-    syncs a step on a device); the Solver reads the training ids' range once and vouches
-    for each minibatch gathered from them (layers.validate.range_known)."""
-    solver = _lm_solver()
+@pytest.mark.parametrize("name", sorted(NETS))
+def test_no_net_reads_back_per_step(cp, name):
+    """Token ids, targets and labels checked once per dataset (the nets and embeddings
+    check each minibatch against it: ``layers.validate.range_known``), normalisations
+    and dropout sync-free: what is left is the Solver's one read per window."""
+    solver = _net_solver(name)
     syncs, _, steps = train_syncs(solver, cp)
     assert steps == 20
-    # as for the FC net, plus the one read of the ids' range
-    assert syncs <= 1 + steps // 5 + 2 + 1, syncs
+    # one read per window (after step 1, then every 5 steps), the ranges of X_train and
+    # y_train once each, and the labels' check in the first step's loss
+    assert syncs <= 1 + steps // 5 + 2 + 2, syncs
 
 
 def test_a_bad_token_id_is_still_caught_at_its_minibatch(cp):
     """A range that fails the check vouches for nothing: each minibatch is checked
     itself, and the error names the bad id, as on numpy."""
-    solver = _lm_solver(bad_id_at=-7)
+    solver = _net_solver("char-rnn", bad_id_at=-7)
     with pytest.raises(ValueError, match=r"CharRNNLM.loss: X has value 8; values must be "
                                          r"in \[0, V = 8\)"):
         solver.train()
