@@ -36,9 +36,9 @@ def _solver(backend, model_wrap=None, **kw):
     return Solver(model, _data(), **{**settings, **kw})
 
 
-def train_syncs(solver, cp=fake_cupy):
-    """``solver.train()``, counting host syncs: (those outside the accuracy checks and the
-    one scan of the params at the start, those in the accuracy checks, steps taken)."""
+def train_syncs(solver, cp=fake_cupy, **kw):
+    """``solver.train(**kw)``, counting host syncs: (those outside the accuracy checks and
+    the one scan of the params at the start, those in the accuracy checks, steps taken)."""
     in_acc = [0]
     check = solver.check_accuracy
 
@@ -51,7 +51,7 @@ def train_syncs(solver, cp=fake_cupy):
 
     solver.check_accuracy = counted
     cp.reset_counts()
-    solver.train()
+    solver.train(**kw)
     return cp.syncs() - in_acc[0] - 1, in_acc[0], solver.iteration
 
 
