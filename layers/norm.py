@@ -110,7 +110,8 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     xp = get_xp(x, gamma, beta)
     N, D = x.shape
     running_mean = v.running_stat(fn, "bn_param", bn_param, "running_mean", x, D, "D")
-    running_var = v.running_stat(fn, "bn_param", bn_param, "running_var", x, D, "D")
+    running_var = v.running_stat(fn, "bn_param", bn_param, "running_var", x, D, "D",
+                                 used=mode == "test")
     if running_mean is None:
         running_mean = xp.zeros(D, dtype=x.dtype)
     if running_var is None:

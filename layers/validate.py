@@ -229,9 +229,16 @@ def momentum(fn: str, dname: str, d: Mapping, default: float = 0.9) -> float:
                   why="running = momentum * running + (1 - momentum) * batch")
 
 
-def running_stat(fn: str, dname: str, d: Mapping, key: str, x, size: int, letter: str):
+def running_stat(fn: str, dname: str, d: Mapping, key: str, x, size: int, letter: str,
+                 used: bool = True):
     """``d[key]``, a running mean or variance: None when absent, else a (size,) floating
-    array (an integer one cast to x's dtype); ``running_var`` must be >= 0 everywhere."""
+    array (an integer one cast to x's dtype); ``running_var`` must be >= 0 everywhere.
+
+    ``used``: whether this call reads the statistic (test mode) or only updates it (train
+    mode). On a device the sign check is a host sync, so it runs only where the value is
+    used: a train step on a GPU does not wait on it, and a bad variance is still refused
+    before it can make an output. numpy checks every call (on the host it costs no sync).
+    """
     r = d.get(key)
     if r is None:
         return None
@@ -239,6 +246,6 @@ def running_stat(fn: str, dname: str, d: Mapping, key: str, x, size: int, letter
     r = float_param(fn, name, r, x, ndim=1, what=f"({letter},)")
     if r.shape[0] != size:
         shape(fn, name, r, (size,), f"({letter},) with {letter} = {size} from x")
-    if key == "running_var":
+    if key == "running_var" and (used or get_xp(r) is numpy):
         nonnegative(fn, name, r)
     return r
