@@ -225,24 +225,23 @@ def stable_inv_std(xc, var, eps: float, axes):
     those axes reduced, or kept as 1s).
 
     Finite inputs give a finite, correct result even where the variance overflowed (float32
-    values beyond ~1e19 square to inf): then it is recomputed on xc scaled by its largest
-    magnitude s per statistic, as (1 / sqrt(var(xc / s) + eps / s^2)) / s, for the
-    statistics whose variance overflowed (the others keep the plain formula). No host
-    sync on a device; on numpy one check of ``var`` skips the rescaling when it is finite.
+    values beyond ~1e19 square to inf): for those statistics it is recomputed on xc scaled
+    by its largest magnitude s, as (1 / sqrt(var(xc / s) + eps / s^2)) / s. On numpy one
+    check of ``var`` skips that work when nothing overflowed; on a device the check would
+    be a host sync every call, so both are computed there and picked per statistic (the
+    same result, no read-back).
     """
     xp = get_xp(xc)
     plain = 1.0 / xp.sqrt(var + eps)
-    if xp is numpy and bool(xp.isfinite(var).all()):  # (a free check on the host)
+    if xp is numpy and (numpy.isfinite(var).all() or not numpy.isfinite(xc).all()):
         return plain
-    # on a device no branch (a branch is a host sync per call): the rescaled value is
-    # computed too, two more reductions over xc, and taken only where var overflowed
+    finite = xp.isfinite(var)
     s = xp.abs(xc).max(axis=axes, keepdims=True)  # > 0 where var overflowed
-    over = ~xp.isfinite(var).reshape(s.shape)
-    s = xp.where(over & (s > 0), s, 1)  # 1 elsewhere: eps / s^2 cannot overflow there
+    s = xp.where(finite.reshape(s.shape), 1, s)  # 1 where var is fine (then r == plain)
     xs = xc / s
     var_s = (xs * xs).mean(axis=axes, keepdims=True)
     r = 1.0 / xp.sqrt(var_s + eps / s / s) / s  # (eps / s / s: no overflow in s * s)
-    return xp.where(xp.isfinite(var), plain, r.reshape(var.shape))
+    return xp.where(finite, plain, r.reshape(var.shape))
 
 
 def normalize_last_axis(x, eps: float):

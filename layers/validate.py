@@ -264,10 +264,11 @@ def running_stat(fn: str, dname: str, d: Mapping, key: str, x, size: int, letter
     """``d[key]``, a running mean or variance: None when absent, else a (size,) floating
     array (an integer one cast to x's dtype); ``running_var`` must be >= 0 everywhere.
 
-    ``used``: whether the call normalises with it (test mode). On a device the sign check
-    (a host sync) is made only then: train mode only blends the running variance with
-    the batch's, so a training step stays sync-free, and a bad value supplied by hand
-    is still caught where it would do harm."""
+    ``used``: whether this call reads the statistic (test mode) or only updates it (train
+    mode). On a device the sign check is a host sync, so it runs only where the value is
+    used: a train step on a GPU does not wait on it, and a bad variance is still refused
+    before it can make an output. numpy checks every call (on the host it costs no sync).
+    """
     r = d.get(key)
     if r is None:
         return None

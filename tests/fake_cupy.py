@@ -347,6 +347,12 @@ class cuda:  # noqa: N801 - cupy.cuda
     def is_available():
         return False
 
+    class Device:
+        """The current device; ``synchronize`` has nothing to wait for (numpy is eager)."""
+
+        def synchronize(self):
+            return None
+
 
 def __getattr__(name):
     if name.startswith("__"):
