@@ -26,7 +26,7 @@ __all__ = ["parser", "resolve", "Plan", "DEFAULTS", "FREE_ON_RESUME", "flag"]
 DEFAULTS = dict(
     net="fc", data="digits", data_dir=None, num_train=None, epochs=10, lr=1e-3,
     update_rule="adam", batch_size=100, reg=0.0, seed=0, split_seed=0, lr_decay=1.0,
-    schedule="step", grad_clip=None, dtype="float32", backend=None, threads=1,
+    schedule="step", warmup_iters=0, grad_clip=None, dtype="float32", backend=None, threads=1,
     print_every=0, quiet=False, keep=3, track=True, max_chars=None, sample_len=300,
     temperature=0.7, prefix="The ", val_seq_len=256, **OPTION_DEFAULTS)
 # How the run is watched and stored, or how long it goes: may change on --resume.
@@ -36,7 +36,7 @@ FREE_ON_RESUME = ("epochs", "quiet", "print_every", "threads", "keep", "track", 
 _SESSION = ("out", "resume", "overwrite", "debug")
 # Read by every net.
 _COMMON = ("net", "data", "epochs", "lr", "update_rule", "batch_size", "reg", "seed",
-           "split_seed", "lr_decay", "schedule", "grad_clip", "dtype", "backend", "threads",
+           "split_seed", "lr_decay", "schedule", "warmup_iters", "grad_clip", "dtype", "backend", "threads",
            "print_every", "quiet", "keep", "track")
 
 
@@ -69,6 +69,8 @@ def parser() -> Parser:
     add("--split-seed", type=nonneg_int, help="seeds the train/val/test split (default 0)")
     add("--lr-decay", type=decay, help="multiply the rate by this after each epoch, in (0, 1]")
     add("--schedule", choices=["step", "cosine"], help="learning-rate schedule (default step)")
+    add("--warmup-iters", type=nonneg_int,
+        help="ramp the rate up linearly over the first N steps (default 0: no warmup)")
     add("--grad-clip", type=positive_float, help="clip the global gradient norm to this")
     add("--dtype", choices=["float32", "float64"])
     add("--backend", choices=["numpy", "cupy"], help="where the net lives (default numpy)")

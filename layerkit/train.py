@@ -44,7 +44,7 @@ from .cli_types import UsageError, run_command
 from .net_table import NETS, build_model, dims
 
 __all__ = ["main", "NETS", "build_model", "write_outputs", "mean_nll", "blas_threads",
-           "warm_allocator"]
+           "warm_allocator", "solver_settings", "typed_config"]
 
 _dims = dims  # the name the tests and older scripts use
 
@@ -96,10 +96,15 @@ def mean_nll(model, X, y, targets_per_batch: int = 8192) -> float:
     return backend.to_scalar(total) / y.size
 
 
+def typed_config(a) -> argparse.Namespace:
+    """The run configuration ``a`` as the net builders take it (``dtype`` a numpy dtype)."""
+    return argparse.Namespace(**{**vars(a), "dtype": np.dtype(a.dtype)})
+
+
 def _load(a, net):
     """(data, model, vocab) for the run described by ``a`` (vocab None for image data);
     bad values -> UsageError."""
-    typed = argparse.Namespace(**{**vars(a), "dtype": np.dtype(a.dtype)})
+    typed = typed_config(a)
     vocab = None
     if net.load:  # a net with its own data
         try:
@@ -136,12 +141,19 @@ def _load(a, net):
     return data, model, vocab
 
 
+def solver_settings(a) -> dict:
+    """The Solver keywords of the training recipe in the run configuration ``a``: rule,
+    rate, schedule, warmup, clipping, batch, epochs, seed (how the run is watched and
+    stored is the caller's)."""
+    return dict(update_rule=a.update_rule, optim_config={"learning_rate": a.lr},
+                lr_decay=a.lr_decay, schedule=a.schedule, warmup_iters=a.warmup_iters,
+                batch_size=a.batch_size, num_epochs=a.epochs, seed=a.seed,
+                grad_clip=a.grad_clip)
+
+
 def _solver(plan, model, data, folder):
     a = plan.config
-    kw = dict(update_rule=a.update_rule, optim_config={"learning_rate": a.lr},
-              lr_decay=a.lr_decay, schedule=a.schedule, batch_size=a.batch_size,
-              num_epochs=a.epochs, seed=a.seed, grad_clip=a.grad_clip,
-              checkpoint_name=os.path.join(folder, "checkpoints", a.net),
+    kw = dict(solver_settings(a), checkpoint_name=os.path.join(folder, "checkpoints", a.net),
               print_every=a.print_every, verbose=not a.quiet)
     if not plan.resume:
         return Solver(model, data, **kw)

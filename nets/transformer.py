@@ -64,8 +64,11 @@ class TransformerLM(Model):
     layers.BLOCK_KEYS; lnf_gamma, lnf_beta (E,); W_out (E, V) and b_out (V,) only when
     tie_weights is False.
 
-    Init as GPT-2: weights N(0, 0.02), the two projections that end a residual branch
-    (Wo, W_ff2) scaled by 1/sqrt(2 L), biases 0, layernorm gammas 1.
+    Init as GPT-2: weights N(0, weight_scale) with weight_scale 0.02 (Hugging Face's
+    ``initializer_range``), the two projections that end a residual branch (Wo, W_ff2)
+    scaled by 1/sqrt(2 L), biases 0, layernorm gammas 1. 0.02 is about 0.55/sqrt(E) at
+    GPT-2's E = 768; a narrow model (E = 64) learns much faster from a larger scale
+    (``layerkit-train --net gpt-lm`` uses 0.1: see layerkit/net_table.py).
 
     Dropout (``dropout`` is the drop probability) acts in ``loss(X, y)`` with labels, on
     the embedding sum, the attention weights and both residual branches; ``loss(X)`` and
@@ -77,7 +80,7 @@ class TransformerLM(Model):
 
     def __init__(self, vocab_size, max_len=128, embed_dim=128, num_heads=4, num_layers=4,
                  ff_dim=None, dropout=0.0, tie_weights=True, reg=0.0, dtype=np.float32,
-                 seed=None):
+                 seed=None, weight_scale=0.02):
         super().__init__(dtype, reg)
         name = "TransformerLM"
         for arg, val in (("vocab_size", vocab_size), ("max_len", max_len),
@@ -91,6 +94,10 @@ class TransformerLM(Model):
         ff_dim = 4 * embed_dim if ff_dim is None else ff_dim
         if isinstance(ff_dim, bool) or not isinstance(ff_dim, Integral) or ff_dim < 1:
             raise ValueError(f"{name}: ff_dim must be an int >= 1 or None; got {ff_dim!r}")
+        if isinstance(weight_scale, bool) or not isinstance(weight_scale, Real) or \
+                not 0 < weight_scale < math.inf:
+            raise ValueError(f"{name}: weight_scale is the std of the initial weights and "
+                             f"must be a finite number > 0; got {weight_scale!r}")
         if isinstance(dropout, bool) or not isinstance(dropout, Real) or not 0 <= dropout < 1:
             raise ValueError(f"{name}: dropout is a drop probability and must be in [0, 1); "
                              f"got {dropout!r}")
@@ -106,20 +113,22 @@ class TransformerLM(Model):
         def normal(shape, std):
             return random_normal(rng, shape, dt, xp, scale=std)
 
-        p = {"W_tok": normal((V, E), 0.02), "W_pos": normal((self.max_len, E), 0.02)}
+        std = float(weight_scale)
+        p = {"W_tok": normal((V, E), std), "W_pos": normal((self.max_len, E), std)}
         for layer in range(1, L + 1):
             shapes = {"W_ff1": (E, F), "b_ff1": (F,), "W_ff2": (F, E)}
             for k in BLOCK_KEYS:
                 shape = shapes.get(k, (E, E) if k[0] == "W" else (E,))
                 if k.startswith("W"):
-                    std = 0.02 / math.sqrt(2 * L) if k in ("Wo", "W_ff2") else 0.02
-                    p[f"blk{layer}.{k}"] = normal(shape, std)
+                    residual_end = k in ("Wo", "W_ff2")
+                    p[f"blk{layer}.{k}"] = normal(shape, std / math.sqrt(2 * L) if
+                                                  residual_end else std)
                 else:
                     fill = xp.ones if k.endswith("gamma") else xp.zeros
                     p[f"blk{layer}.{k}"] = fill(shape, dtype=dt)
         p["lnf_gamma"], p["lnf_beta"] = xp.ones(E, dtype=dt), xp.zeros(E, dtype=dt)
         if not self.tie_weights:
-            p["W_out"], p["b_out"] = normal((E, V), 0.02), xp.zeros(V, dtype=dt)
+            p["W_out"], p["b_out"] = normal((E, V), std), xp.zeros(V, dtype=dt)
         self.params = p
         self.dropout_param: dict = {}
         if dropout > 0:

@@ -27,7 +27,7 @@ SETTINGS = {  # every keyword the Solver takes, with its default
     "num_epochs": 10, "num_train_samples": 1000, "num_val_samples": None,
     "checkpoint_name": None, "print_every": 10, "verbose": True, "seed": None,
     "grad_clip": None, "schedule": "step", "lr_min": 0.0, "restore_best": True,
-    "keep_checkpoints": None,
+    "keep_checkpoints": None, "warmup_iters": 0,
 }
 
 
@@ -67,6 +67,7 @@ def check_settings(kwargs: dict) -> dict:
                              why="the learning rate is multiplied by it every epoch")
     s["lr_min"] = v.number(FN, "lr_min", s["lr_min"], low=0, why="the cosine schedule's floor")
     s["batch_size"] = v.integer(FN, "batch_size", s["batch_size"], 1)
+    s["warmup_iters"] = v.integer(FN, "warmup_iters", s["warmup_iters"], 0)
     s["num_epochs"] = v.integer(FN, "num_epochs", s["num_epochs"], 0)
     s["print_every"] = v.integer(FN, "print_every", s["print_every"], 0)
     s["num_train_samples"] = _optional(v.integer, "num_train_samples", s["num_train_samples"], 1)

@@ -42,7 +42,7 @@ from layers.backend import default_rng, get_xp, is_array, to_numpy, to_xp
 
 from . import rules as _rules
 from .checkpoint import load_checkpoint, save_checkpoint
-from .schedules import cosine, step_decay
+from .schedules import cosine, linear_warmup, step_decay
 from .settings import SETTINGS, check_data, check_settings
 from .state import RunState, params_like
 from .step_stats import check_labels, first_nonfinite, global_norm, keep_if, plain_values
@@ -89,7 +89,8 @@ class Solver:
     lr_decay=1.0, batch_size=100, num_epochs=10, num_train_samples=1000,
     num_val_samples=None, checkpoint_name=None, print_every=10, verbose=True.
     Added: seed=None, grad_clip=None (max global L2 norm of the gradients),
-    schedule='step' or 'cosine', lr_min=0.0 (cosine's floor), restore_best=True (put
+    schedule='step' or 'cosine', lr_min=0.0 (cosine's floor), warmup_iters=0 (the
+    schedule's rate ramped up linearly over the first steps), restore_best=True (put
     best_params into the model when training ends, as CS231n does), keep_checkpoints=None
     (keep only the newest k checkpoint files this Solver wrote; None keeps all).
 
@@ -120,6 +121,7 @@ class Solver:
         self.X_val, self.y_val = data["X_val"], data["y_val"]
         self.optim_config = s["optim_config"]
         self.lr_decay, self.lr_min = s["lr_decay"], s["lr_min"]
+        self.warmup_iters = s["warmup_iters"]
         self.batch_size, self.num_epochs = s["batch_size"], s["num_epochs"]
         self.num_train_samples, self.num_val_samples = (s["num_train_samples"],
                                                         s["num_val_samples"])
@@ -224,11 +226,15 @@ class Solver:
         of the step count, so a resumed run continues exactly), or None to leave each
         config's own rate alone (step schedule without decay, or a rule with no rate)."""
         if self.schedule == "cosine":
-            return cosine(self.base_lr, self.iteration, max(self.num_iterations, 1),
+            rate = cosine(self.base_lr, self.iteration, max(self.num_iterations, 1),
                           self.lr_min)
-        if self.lr_decay != 1.0 and self.base_lr is not None:
-            return step_decay(self.base_lr, self.epoch, self.lr_decay)
-        return None
+        elif self.lr_decay != 1.0 and self.base_lr is not None:
+            rate = step_decay(self.base_lr, self.epoch, self.lr_decay)
+        elif self.warmup_iters and self.base_lr is not None:
+            rate = self.base_lr
+        else:
+            return None
+        return linear_warmup(rate, self.iteration, self.warmup_iters)
 
     # --- one step ----------------------------------------------------------------------
 

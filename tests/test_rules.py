@@ -145,3 +145,17 @@ def test_step_decay_and_cosine_by_hand():
     assert schedules.cosine(1.0, 1, 4) == pytest.approx((1 + math.sqrt(0.5)) / 2, rel=1e-14)
     with pytest.raises(ValueError, match="iteration must be in"):
         schedules.cosine(0.1, 11, 10)
+
+
+def test_linear_warmup_by_hand():
+    # 4 warmup steps: rate/4, 2 rate/4, 3 rate/4, rate, then rate
+    assert [schedules.linear_warmup(0.2, t, 4) for t in range(6)] == pytest.approx(
+        [0.05, 0.1, 0.15, 0.2, 0.2, 0.2], rel=1e-15)
+    assert schedules.linear_warmup(0.2, 0, 0) == 0.2  # no warmup
+    assert schedules.linear_warmup(0.2, 0, 1) == 0.2  # one step: the full rate at once
+    with pytest.raises(ValueError, match="linear_warmup: warmup_iters must be an integer >= 0"):
+        schedules.linear_warmup(0.2, 0, -1)
+    with pytest.raises(TypeError, match="linear_warmup: warmup_iters must be an integer"):
+        schedules.linear_warmup(0.2, 0, 2.5)
+    with pytest.raises(ValueError, match="linear_warmup: iteration must be >= 0"):
+        schedules.linear_warmup(0.2, -1, 2)

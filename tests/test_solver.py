@@ -127,6 +127,25 @@ def test_step_decay_and_cosine_rates_by_hand(xp):
         Solver(SoftmaxRegression(5, 3), data, schedule="cosine", lr_decay=0.9)
 
 
+@pytest.mark.parametrize("schedule", ["cosine", "step", "step-decay"])
+def test_warmup_ramps_the_scheduled_rate(schedule):
+    data = blobs(n=40, seed=3)  # 3 steps per epoch, 2 epochs: 6 steps, 4 of them warmup
+    kw = dict(schedule="cosine", lr_min=0.01) if schedule == "cosine" else \
+        dict(lr_decay=0.5) if schedule == "step-decay" else {}
+    s = Solver(SoftmaxRegression(5, 3), data, update_rule="adam", batch_size=10,
+               num_epochs=2, optim_config={"learning_rate": 0.1}, warmup_iters=4,
+               verbose=False, **kw)
+    s.train()
+    if schedule == "cosine":  # the cosine of the whole run, times (t + 1) / 4 for t < 4
+        rate = [0.01 + 0.045 * (1 + math.cos(math.pi * t / 6)) for t in range(6)]
+    else:
+        rate = [0.1] * 3 + [0.05 if schedule == "step-decay" else 0.1] * 3
+    expected = [r * min(1.0, (t + 1) / 4) for t, r in enumerate(rate)]
+    np.testing.assert_allclose(s.lr_history, expected, rtol=1e-14)
+    with pytest.raises(ValueError, match="Solver: warmup_iters must be an integer >= 0"):
+        Solver(SoftmaxRegression(5, 3), data, warmup_iters=-1)
+
+
 @pytest.mark.parametrize("what", ["b2", "loss"])
 def test_nan_stops_training_naming_epoch_iteration_parameter(tmp_path, what, xp):
     data = blobs(seed=4)  # 150 training examples, batch 25: 6 steps per epoch
