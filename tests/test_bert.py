@@ -68,10 +68,11 @@ def test_classifier_gradients(xp, dtype, pooling):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
-def test_rnn_classifier_gradients(xp, dtype):
+@pytest.mark.parametrize("pooling", ["last", "mean"])
+def test_rnn_classifier_gradients(xp, dtype, pooling):
     rng = np.random.default_rng(2)
     m = CharRNNClassifier("abcdefgh", 3, wordvec_dim=5, hidden_dim=6, reg=0.1, dtype=dtype,
-                          seed=0)
+                          seed=0, pooling=pooling)
     _check(m, xp.asarray(rng.integers(0, 8, (3, 5))), xp.asarray([0, 2, 1]),
            fast=dtype == np.float32)
 
