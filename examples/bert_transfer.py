@@ -55,7 +55,8 @@ def _runs(name, pretrained, inputs, task, labels_per_class, a, histories, say, l
                     "X_val": X_val, "y_val": task.val_labels}
             epochs = max(a.min_epochs, a.steps * a.batch_size // len(idx))  # same budget
             for mode in MODES:
-                model = classifier_like(pretrained, len(task.classes), seed=a.seed)
+                model = classifier_like(pretrained, len(task.classes), seed=a.seed,
+                                        dropout=a.finetune_dropout)
                 if mode != "scratch":
                     copy_params(pretrained.params, model)
                 if mode.endswith("frozen"):
@@ -74,6 +75,8 @@ def _runs(name, pretrained, inputs, task, labels_per_class, a, histories, say, l
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--merges", type=int, default=500, help="byte-pair merges")
+    p.add_argument("--extra-chars", type=int, default=0,
+                   help="characters of the stdlib's docstrings added to the pretraining text")
     p.add_argument("--pretrain-epochs", type=int, default=4)
     p.add_argument("--copies", type=int, default=8, help="masks of the text per epoch")
     p.add_argument("--dropout", type=float, default=0.1, help="BERT's, in pretraining")
@@ -85,6 +88,8 @@ def main(argv=None):
     p.add_argument("--probe-epochs", type=int, default=10,
                    help="epochs of the head alone (rate 3x) before fine-tuning; 0: none")
     p.add_argument("--finetune-lr", type=float, default=1e-3)
+    p.add_argument("--finetune-dropout", type=float, default=0.0,
+                   help="BERT's drop probability in fine-tuning (every arm)")
     p.add_argument("--lstm-finetune-lr", type=float, default=1e-2,
                    help="the LSTM's rate (its language model trains at 1e-2 too)")
     p.add_argument("--seed", type=int, default=0, help="weights, masks, minibatch order")
@@ -97,7 +102,7 @@ def main(argv=None):
     a = p.parse_args(argv)
     if a.quick:
         a.merges, a.pretrain_epochs, a.lstm_epochs, a.steps, a.min_epochs = 100, 1, 1, 20, 1
-        a.probe_epochs, a.copies = 1, 1
+        a.probe_epochs, a.copies, a.extra_chars = 1, 1, min(a.extra_chars, 20_000)
         a.labels = "5,20"
     labels_per_class = [int(k) for k in a.labels.split(",")]
     a.label_seeds = [int(s) for s in a.label_seeds.split(",")]
@@ -107,11 +112,11 @@ def main(argv=None):
         print(f"[{time.perf_counter() - start:6.1f} s] {line}", flush=True)
 
     with threadpool_limits(limits=a.threads, user_api="blas"):
-        task = topic_task(seed=a.seed)
+        task = topic_task(seed=a.seed, extra_chars=a.extra_chars)
         tok = Tokenizer.train("\n".join(task.pretrain_texts), a.merges)
         say(f"task: {len(task.classes)} classes, {len(task.train_texts)} training snippets "
-            f"(the pretraining text), {len(task.test_texts)} test; tokenizer: "
-            f"{tok.vocab_size} tokens")
+            f"and {len(task.extra_texts)} docstring snippets (the pretraining text), "
+            f"{len(task.test_texts)} test; tokenizer: {tok.vocab_size} tokens")
         mlm, solver = pretrain_bert(task, tok, epochs=a.pretrain_epochs, copies=a.copies,
                                     dropout=a.dropout, seed=a.seed)
         report = mlm_report(mlm, tok, task.val_texts, task.pretrain_texts)
