@@ -33,8 +33,8 @@ from .tokenizer import Tokenizer
 from .topic_task import topic_task
 
 __all__ = ["BERT_ARCH", "LSTM_ARCH", "copy_params", "fresh_dropout_masks", "freeze_lower",
-           "pretrain_bert", "mlm_report", "char_ids", "pretrain_lstm", "finetune", "classifier_like",
-           "mlm_splits", "bert_mlm_data", "bert_cls_data"]
+           "pretrain_bert", "mlm_report", "char_ids", "pretrain_lstm", "finetune",
+           "classifier_like", "mlm_splits", "bert_mlm_data", "bert_cls_data"]
 
 LN2 = math.log(2.0)
 BERT_ARCH = {"embed_dim": 64, "num_heads": 4, "num_layers": 2, "ff_dim": 256, "max_len": 64}

@@ -45,19 +45,17 @@ def test_docstrings_in_path_order_without_importing(tree):
 
 def test_snippets_cut_capped_and_filtered(tree):
     text = "Module a.\n\nClass K.\n\nCoroutine g.\n\nMethod f.\n\nModule b.\n\nModule c.\n\n"
-    assert docstring_snippets(10_000, snippet_len=7, root=tree) == [text[i:i + 7] for i in
-                                                         range(0, len(text) - 6, 7)]
-    assert docstring_snippets(14, snippet_len=7, root=tree) == [text[:7], text[7:14]]
+
+    def cut(max_chars, held_out=(), overlap=32):
+        return docstring_snippets(max_chars, held_out, snippet_len=7, overlap=overlap,
+                                  root=tree)
+    assert cut(10_000) == [text[i:i + 7] for i in range(0, len(text) - 6, 7)]
+    assert cut(14) == [text[:7], text[7:14]]
     # a held-out text sharing 6 characters with the second snippet drops it at overlap
     # 5 or 6, not at 7
     held_out = ["zz.\n\nClazz"]
-    assert docstring_snippets(14, held_out, snippet_len=7, overlap=5,
-                              root=tree) == [text[:7]]
-    assert docstring_snippets(14, held_out, snippet_len=7, overlap=6,
-                              root=tree) == [text[:7]]
-    assert docstring_snippets(14, held_out, snippet_len=7, overlap=7,
-                              root=tree) == \
-        [text[:7], text[7:14]]
+    assert cut(14, held_out, 5) == cut(14, held_out, 6) == [text[:7]]
+    assert cut(14, held_out, 7) == [text[:7], text[7:14]]
     with pytest.raises(ValueError, match="docstring_snippets: overlap"):
         docstring_snippets(10, overlap=0)
 
