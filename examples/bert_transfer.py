@@ -18,7 +18,8 @@
    and then fine-tunes, through the Solver (Adam, cosine schedule), keeping its best
    validation epoch; the test split is read once per run, at the end.
 
-    python examples/bert_transfer.py                  # ~6 min on 2 cores
+    python examples/bert_transfer.py                  # ~10 min on 2 cores
+    python examples/bert_transfer.py --label-seeds 0,1,2   # the README's table (~20 min CPU)
     python examples/bert_transfer.py --quick          # a smoke run (~1 min)
 
 Writes to --out: bert_transfer.json (every figure and setting) and bert_transfer.png (the
