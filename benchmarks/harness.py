@@ -180,11 +180,19 @@ def _run_side(family, wl, side, dtype, threads, min_time, clock="wall") -> tuple
 
 
 def _available(side: str) -> bool:
+    """Whether this machine can run ``side``: torch sides need torch ("..._cuda" ones a
+    CUDA device too), the "cupy" side cupy and a GPU."""
+    if side == "cupy":
+        from layers.backend import gpu_available
+
+        return gpu_available()
     if side.startswith("torch"):
         try:
-            importlib.import_module("torch")
+            torch = importlib.import_module("torch")
         except ImportError:
             return False
+        if side.endswith("_cuda"):
+            return bool(torch.cuda.is_available())
     return True
 
 
@@ -212,7 +220,7 @@ def run(family: str, rounds: int = 5, dtype: str = "float32", threads: int = 2,
         if only and wl.name not in only:
             continue
         sides = [s for s in wl.sides if _available(s)]
-        missing = [s for s in wl.sides if s not in sides]  # e.g. torch not installed
+        missing = [s for s in wl.sides if s not in sides]  # e.g. torch, or no GPU
         per_side: dict[str, dict[str, list[float]]] = {s: {} for s in sides}
         busy_seen = []
         for r in range(rounds):
@@ -253,14 +261,14 @@ def format_table(results: list[dict]) -> str:
     for r in results:
         times = ", ".join(f"{s} {t:.3g}" for s, t in r["times_ms"].items())
         ratio = ", ".join(f"{s} {v:.2f}x" for s, v in r.get("ratio", {}).items()) or (
-            f"- ({', '.join(r['missing'])} not installed)" if r.get("missing") else "-")
+            f"- ({', '.join(r['missing'])} not available)" if r.get("missing") else "-")
         gf = ", ".join(f"{s} {g:.0f} ({100 * g / r['peak_gflops']:.0f}%)"
                        for s, g in r.get("gflops", {}).items()) or "-"
         lines.append(f"| {r['workload']} | {r['shape']} | {r['op']} | {times} | {ratio} | {gf} |")
     missing = sorted({s for r in results for s in r.get("missing", [])})
     if missing:
-        lines.append(f"\nnot installed, so not timed: {', '.join(missing)} (the torch side "
-                     "needs pip install -e '.[bench]')")
+        lines.append(f"\nnot available here, so not timed: {', '.join(missing)} (torch "
+                     "sides need pip install -e '.[bench]'; cupy and *_cuda sides a GPU)")
     if results:
         r0 = results[0]
         lines.append(f"\n{r0['dtype']} matmul peak measured in this run: "

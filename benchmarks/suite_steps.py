@@ -96,20 +96,28 @@ def _layerkit_side(data, make_net):
 conv_layerkit = _layerkit_side(_conv_data, _conv_net)
 
 
-def conv_torch(dtype):
+def conv_torch_model(net):
+    """``ThreeLayerConvNet`` ``net`` written in PyTorch, with a copy of its (numpy) weights."""
     import torch
     from torch import nn
 
-    net = _conv_net(dtype)
     p = net.params
     F, C, K, _ = p["W1"].shape
     model = nn.Sequential(nn.Conv2d(C, F, K, padding=(K - 1) // 2), nn.ReLU(),
                           nn.MaxPool2d(2), nn.Flatten(),
                           nn.Linear(*p["W2"].shape), nn.ReLU(), nn.Linear(*p["W3"].shape))
-    model = model.to(getattr(torch, dtype))
+    model = model.to(getattr(torch, str(p["W1"].dtype)))
     _copy_in(torch, [(model[0].weight, p["W1"], False), (model[0].bias, p["b1"], False),
                      (model[4].weight, p["W2"], True), (model[4].bias, p["b2"], False),
                      (model[6].weight, p["W3"], True), (model[6].bias, p["b3"], False)])
+    return model
+
+
+def conv_torch(dtype):
+    import torch
+    from torch import nn
+
+    model = conv_torch_model(_conv_net(dtype))
     X, y = _conv_data(dtype)
     return {"step": _adam_step_torch(model, nn.functional.cross_entropy,
                                      torch.from_numpy(X), torch.from_numpy(y))}

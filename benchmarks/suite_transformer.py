@@ -3,9 +3,12 @@ each against the same computation in PyTorch.
 
     python -m benchmarks.harness transformer [--rounds 5] [--dtype float32] [--threads 2]
 
-Sides: "layerkit" (default settings), "layerkit_2thr" (the same with
-``layers.set_threads(2)``: each block splits its batch over two Python threads, BLAS
-pinned to one thread in each, as the conv suite's side of that name) and "torch".
+Sides: "layerkit" (default settings: a block of N T F >= 2**20 splits its batch over
+the cores allowed, one Python thread each with BLAS pinned to one thread, as the conv
+layers do), "layerkit_nosplit" (the block with ``layers.set_threads(1)``: one Python
+thread), "layerkit_2thr" (the LM step with ``layers.set_threads(2)``, a split forced on
+blocks too small for it to pay) and "torch". For figures a shared machine's load does not
+move: ``--threads 1 --clock cpu`` (one thread per side, CPU time).
 Workloads (each side in its own process, see benchmarks.harness):
 - ``transformer_block`` (N=32, T=64, E=256, 8 heads, F=1024, causal mask), op
   ``fwd+bwd``: ``transformer_block_forward`` then ``transformer_block_backward`` from a
@@ -135,12 +138,18 @@ def _block_arrays(dtype: str):
     return x, params, dout
 
 
-def setup_block_layerkit(dtype: str, threads: int = 1):
-    from layers import (causal_mask, set_threads, transformer_block_backward,
-                        transformer_block_forward)
+def _threads(n: int | None) -> None:
+    """layers.set_threads(n) for a side (None: the default, the automatic split)."""
+    from layers import set_threads
 
-    if set_threads(threads) != threads:
-        raise RuntimeError(f"layers.set_threads({threads}) unavailable (threadpoolctl?)")
+    if set_threads(n) != n and n is not None:
+        raise RuntimeError(f"layers.set_threads({n}) unavailable (threadpoolctl?)")
+
+
+def setup_block_layerkit(dtype: str, threads: int | None = None):
+    from layers import causal_mask, transformer_block_backward, transformer_block_forward
+
+    _threads(threads)
     x, params, dout = _block_arrays(dtype)
     mask = causal_mask(T)
 
@@ -191,17 +200,15 @@ def _lm_batch(cfg):
     return X, np.roll(X, -1, axis=1)
 
 
-def setup_block_layerkit_2thr(dtype: str):
-    return setup_block_layerkit(dtype, threads=2)
+def setup_block_layerkit_nosplit(dtype: str):
+    return setup_block_layerkit(dtype, threads=1)
 
 
-def setup_step_layerkit(dtype: str, threads: int = 1):
-    from layers import set_threads
+def setup_step_layerkit(dtype: str, threads: int | None = None):
     from nets import TransformerLM
     from optim.rules import adamw
 
-    if set_threads(threads) != threads:
-        raise RuntimeError(f"layers.set_threads({threads}) unavailable (threadpoolctl?)")
+    _threads(threads)
     cfg = lm_config()
     model = TransformerLM(cfg["V"], max_len=cfg["T"], embed_dim=cfg["E"],
                           num_heads=cfg["heads"], num_layers=cfg["layers"], ff_dim=cfg["F"],
@@ -251,8 +258,8 @@ WORKLOADS = [
     Workload(
         name="transformer_block", shape=f"N={N} T={T} E={E} heads={HEADS} F={F} causal",
         flops=_block_flops(),
-        sides={"layerkit": setup_block_layerkit, "layerkit_2thr": setup_block_layerkit_2thr,
-               "torch": setup_block_torch},
+        sides={"layerkit": setup_block_layerkit,
+               "layerkit_nosplit": setup_block_layerkit_nosplit, "torch": setup_block_torch},
         reference="torch", note="target: layerkit <= 1.0x torch"),
     Workload(
         name="gpt_lm_step", shape="layerkit-train --net gpt-lm defaults",
@@ -260,39 +267,3 @@ WORKLOADS = [
                "torch": setup_step_torch},
         reference="torch", note="loss + backward + AdamW; target: layerkit <= 1.2x torch"),
 ]
-
-
-def cpu_time_table(reps: int = 20) -> None:
-    """Every side on one thread, timed by this process's CPU time (min of ``reps``):
-    a figure a shared machine's load does not move, unlike the harness's wall clock.
-
-        python -m benchmarks.suite_transformer
-    """
-    import time
-
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    from benchmarks.harness import _warm_malloc
-
-    _warm_malloc()
-    torch.set_num_threads(1)
-    with threadpool_limits(limits=1, user_api="blas"):
-        for wl in WORKLOADS:
-            times = {}
-            for side in ("layerkit", "torch"):
-                (op,) = wl.sides[side]("float32").values()
-                op()
-                ts = []
-                for _ in range(reps):
-                    t = time.process_time()
-                    op()
-                    ts.append(time.process_time() - t)
-                times[side] = 1e3 * min(ts)
-            print(f"{wl.name}: layerkit {times['layerkit']:.1f} ms, torch "
-                  f"{times['torch']:.1f} ms, ratio {times['layerkit'] / times['torch']:.2f}x "
-                  "(1 thread, CPU time)")
-
-
-if __name__ == "__main__":
-    cpu_time_table()

@@ -86,14 +86,14 @@ def mean_nll(model, X, y, targets_per_batch: int = 8192) -> float:
     """
     per_row = y[0].size if y.ndim > 1 else 1
     rows = max(1, targets_per_batch // per_row)
-    total = 0.0
+    total = 0.0  # summed where the scores are: one read at the end
     for s in range(0, len(X), rows):
         scores = model.loss(backend.to_xp(X[s:s + rows]))  # (n, V) or (n, T, V)
         xp = backend.get_xp(scores)
         yb = backend.to_xp(y[s:s + rows], xp)
         picked = xp.take_along_axis(scores, yb[..., None], axis=-1)[..., 0]
-        total += backend.to_scalar((backend.logsumexp(scores, axis=-1) - picked).sum())
-    return total / y.size
+        total = total + (backend.logsumexp(scores, axis=-1) - picked).sum(dtype=xp.float64)
+    return backend.to_scalar(total) / y.size
 
 
 def _load(a, net):
@@ -331,6 +331,7 @@ def _train(argv: list[str]) -> int:
     elif net.text and extra.get("val_bpc"):
         summary["val_bpc"] = extra["val_bpc"][-1]
     write_outputs(solver, model, a, folder, summary, extra, lm=bool(net.text))
+    tracker.flush_steps(solver)  # steps read after the last callback (a stop, say)
     tracker.hparams(vars(a), {f"hparams/{k}": summary[k] for k in
                               ("val_acc", "test_acc", "val_bpc") if k in summary},
                     step=solver.iteration)

@@ -1,4 +1,5 @@
-"""Split a batch over Python threads in the fast conv layers (numpy only).
+"""Split a batch over Python threads in the fast conv layers, spatial batchnorm and the
+transformer block (numpy only).
 
 numpy runs copies and elementwise ufuncs on one core, and the im2col copy and the col2im
 adds are a third to a half of a conv's time here. They release the GIL, so two Python

@@ -40,6 +40,7 @@ __all__ = [
     "seeded_or_global_rng",
     "random_normal",
     "random_uniform",
+    "uniform_draws",
 ]
 
 _BACKENDS = ("numpy", "cupy")
@@ -249,7 +250,7 @@ def softmax(x, axis: int = -1, *, with_logsumexp: bool = False):
     return e
 
 
-# --- randomness: always from an explicit numpy Generator ------------------------------
+# --- randomness: from an explicit numpy Generator (device masks: uniform_draws) -------
 
 
 def default_rng(seed: int | numpy.random.Generator | None = None) -> numpy.random.Generator:
@@ -298,3 +299,35 @@ def random_uniform(rng: numpy.random.Generator, shape, dtype=numpy.float64, xp=N
     """Uniform [0, 1) draws of ``dtype`` on backend ``xp`` (default: the chosen backend)."""
     a = rng.random(shape).astype(dtype, copy=False)
     return to_xp(a, xp)
+
+
+_device_states: dict = {}  # array module -> its one re-seeded RandomState (uniform_draws)
+
+
+def uniform_draws(seed, shape, dtype, xp):
+    """Uniform [0, 1) draws of shape ``shape`` on backend ``xp``, made where they are used:
+    on numpy from ``seeded_or_global_rng(seed)`` (float64 draws cast to ``dtype``, the
+    CS231n stream); on a device by the device's own generator, so nothing is sent from
+    the host (a dropout mask per step would otherwise be a transfer per step).
+
+    On a device ``seed`` is read as on numpy: an int gives the same draws at every call
+    (a generator re-seeded with it), a numpy Generator gives a new stream each call (the
+    device generator is seeded with one integer drawn from it: reproducible from the
+    Generator's seed, nothing else leaves the host), None the device's global state
+    (``cupy.random.seed`` fixes it, as ``np.random.seed`` does on numpy). The device
+    draws differ from numpy's for the same seed. They are float32 draws whatever
+    ``dtype`` (half the bytes of float64, and 24 bits are plenty for a mask): like
+    numpy's they do not depend on ``dtype``, so a float32 layer and its float64 check
+    (gradcheck's fidelity test) see the same mask.
+    """
+    if xp is numpy:
+        return seeded_or_global_rng(seed).random(shape).astype(dtype, copy=False)
+    if seed is None:
+        return xp.random.random_sample(shape, numpy.float32).astype(dtype, copy=False)
+    if isinstance(seed, numpy.random.Generator):
+        seed = int(seed.integers(2**63))
+    state = _device_states.get(xp)
+    if state is None:
+        state = _device_states[xp] = xp.random.RandomState()
+    state.seed(int(seed))
+    return state.random_sample(shape, numpy.float32).astype(dtype, copy=False)

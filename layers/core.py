@@ -6,7 +6,7 @@ import math
 
 from . import validate as v
 from ._cache import backward_of, forward_layer
-from .backend import get_xp, numpy, random_uniform, seeded_or_global_rng
+from .backend import get_xp, numpy, uniform_draws
 
 
 @forward_layer
@@ -121,10 +121,12 @@ def dropout_forward(x, dropout_param):
     - dropout_param: dict with keys
       - p: keep probability, in (0, 1]; p = 1 keeps everything
       - mode: 'train' (drop) or 'test' (identity)
-      - seed (optional): an int (or a numpy Generator) for the mask; the same int gives
-        the same mask on numpy and cupy. Absent or None: numpy's global random state,
-        as CS231n (``np.random.seed`` fixes it). The mask keeps the elements where
-        seeded_or_global_rng(seed).random(x.shape) < p.
+      - seed (optional): an int (the same mask at every call) or a numpy Generator (a
+        new mask each call, reproducibly) for the mask. Absent or None: the global
+        random state, as CS231n (``np.random.seed`` fixes it on numpy). The mask keeps
+        the elements where ``backend.uniform_draws(seed, x.shape, ...) < p``: on numpy
+        seeded_or_global_rng(seed).random(x.shape); on a device the device's own
+        generator draws it (no host transfer; other numbers than numpy's for a seed).
 
     Returns a tuple of:
     - out: the shape and dtype of x (in test mode, or with p = 1, x itself: not a copy)
@@ -135,10 +137,8 @@ def dropout_forward(x, dropout_param):
     p, mode = _dropout_keep(fn, dropout_param)
     if mode == "test" or p == 1.0:
         return x, (None, x.shape)
-    xp = get_xp(x)
-    rng = seeded_or_global_rng(dropout_param.get("seed"))
-    # drawn on the host, so the mask for a seed is the same on numpy and cupy
-    u = random_uniform(rng, x.shape, dtype=x.dtype, xp=xp)  # uniform [0, 1)
+    # drawn where x is: on a device, by its generator (no mask sent from the host)
+    u = uniform_draws(dropout_param.get("seed"), x.shape, x.dtype, get_xp(x))  # [0, 1)
     mask = (u < p).astype(x.dtype)  # 1 with probability p
     mask *= 1.0 / p  # Python float: stays in x's dtype
     return x * mask, (mask, x.shape)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from . import validate as v
 from ._cache import backward_of, forward_layer
-from .backend import get_xp
+from .backend import get_xp, numpy
 
 
 def _check_affine_params(fn: str, x, gamma, beta):
@@ -110,7 +110,8 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     xp = get_xp(x, gamma, beta)
     N, D = x.shape
     running_mean = v.running_stat(fn, "bn_param", bn_param, "running_mean", x, D, "D")
-    running_var = v.running_stat(fn, "bn_param", bn_param, "running_var", x, D, "D")
+    running_var = v.running_stat(fn, "bn_param", bn_param, "running_var", x, D, "D",
+                                 used=mode == "test")
     if running_mean is None:
         running_mean = xp.zeros(D, dtype=x.dtype)
     if running_var is None:
@@ -224,19 +225,23 @@ def stable_inv_std(xc, var, eps: float, axes):
     those axes reduced, or kept as 1s).
 
     Finite inputs give a finite, correct result even where the variance overflowed (float32
-    values beyond ~1e19 square to inf): then it is recomputed on xc scaled by its largest
-    magnitude s per statistic, as (1 / sqrt(var(xc / s) + eps / s^2)) / s. One check of
-    ``var`` (a host sync on a GPU) on the normal path.
+    values beyond ~1e19 square to inf): for those statistics it is recomputed on xc scaled
+    by its largest magnitude s, as (1 / sqrt(var(xc / s) + eps / s^2)) / s. On numpy one
+    check of ``var`` skips that work when nothing overflowed; on a device the check would
+    be a host sync every call, so both are computed there and picked per statistic (the
+    same result, no read-back).
     """
     xp = get_xp(xc)
-    if bool(xp.isfinite(var).all()) or not bool(xp.isfinite(xc).all()):
-        return 1.0 / xp.sqrt(var + eps)
+    plain = 1.0 / xp.sqrt(var + eps)
+    if xp is numpy and (numpy.isfinite(var).all() or not numpy.isfinite(xc).all()):
+        return plain
+    finite = xp.isfinite(var)
     s = xp.abs(xc).max(axis=axes, keepdims=True)  # > 0 where var overflowed
-    s[s == 0] = 1
+    s = xp.where(finite.reshape(s.shape), 1, s)  # 1 where var is fine (then r == plain)
     xs = xc / s
     var_s = (xs * xs).mean(axis=axes, keepdims=True)
     r = 1.0 / xp.sqrt(var_s + eps / s / s) / s  # (eps / s / s: no overflow in s * s)
-    return r.reshape(var.shape)
+    return xp.where(finite, plain, r.reshape(var.shape))
 
 
 def normalize_last_axis(x, eps: float):

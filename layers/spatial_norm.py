@@ -31,9 +31,9 @@ __all__ = [
 _MODES = ("train", "test")
 
 
-def _running(fn: str, bn_param, key: str, C: int, x):
+def _running(fn: str, bn_param, key: str, C: int, x, mode: str):
     """bn_param[key] as a (C,) array of x's dtype (zeros if absent)."""
-    r = v.running_stat(fn, "bn_param", bn_param, key, x, C, "C")
+    r = v.running_stat(fn, "bn_param", bn_param, key, x, C, "C", used=mode == "test")
     if r is None:
         return get_xp(x).zeros(C, dtype=x.dtype)
     # running stats follow x's dtype (a float64 gradient check must not leave float64
@@ -74,8 +74,8 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     mode = v.choice(fn, "bn_param['mode']", bn_param["mode"], _MODES)
     eps = v.eps(fn, "bn_param", bn_param)
     momentum = v.momentum(fn, "bn_param", bn_param)
-    running_mean = _running(fn, bn_param, "running_mean", C, x)
-    running_var = _running(fn, bn_param, "running_var", C, x)
+    running_mean = _running(fn, bn_param, "running_mean", C, x, mode)
+    running_var = _running(fn, bn_param, "running_var", C, x, mode)
     if mode == "train" and N * H * W < 2:
         raise ValueError(f"{fn}: train mode needs N*H*W >= 2 values per channel for a "
                          f"variance; x has shape {tuple(x.shape)}")

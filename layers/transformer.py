@@ -253,9 +253,10 @@ def transformer_block_forward(x, params, num_heads, mask=None, dropout_param=Non
     - dropout_param: optional dict of dropout_forward (p = keep probability, mode, seed),
       applied to the attention weights and to both residual branches before the add
 
-    With ``layers.set_threads(2)`` (and no dropout) the batch is split over two Python
-    threads, BLAS pinned to one thread in each (see ``layers._threads``): numpy's
-    elementwise passes then use both cores too. The result is the same up to rounding.
+    Without dropout, a large batch (N T F >= 2**20) is split over the cores the process
+    may use, one Python thread each with BLAS pinned to one thread (``layers._threads``;
+    ``layers.set_threads(n)`` forces n parts, ``set_threads(1)`` turns it off): numpy's
+    elementwise passes then use every core too. The result is the same up to rounding.
 
     Returns a tuple of:
     - out: (N, T, E)
@@ -266,8 +267,12 @@ def transformer_block_forward(x, params, num_heads, mask=None, dropout_param=Non
     params, num_heads = _block_params(fn, x, params, num_heads)
     _check_block_mask(fn, x, mask, num_heads)
     drops = _dropouts(fn, dropout_param)
-    N = x.shape[0]
-    parts = batch_parts(N, x) if drops[0] is None else [slice(0, N)]
+    N, T, _ = x.shape
+    # The automatic mode splits from N T F of 2**20 (work counted as N T F / 2 against
+    # AUTO_WORK): below that the hand-off costs what the second core saves (2 cores,
+    # fwd+bwd: N T F = 2**19 +3 %, 2**20 -15 %, 2**21 -21 %; benchmarks/README.md).
+    work = N * T * params["W_ff1"].shape[1] // 2
+    parts = batch_parts(N, x, work=work) if drops[0] is None else [slice(0, N)]
     if len(parts) == 1:
         out, cache = _block_forward(x, params, num_heads, mask, drops)
         return out, (cache,)

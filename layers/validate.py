@@ -13,7 +13,7 @@ import math
 from numbers import Integral, Real
 from typing import Any, Mapping
 
-from .backend import get_xp, is_array, numpy
+from .backend import get_xp, is_array, numpy, to_numpy
 
 # set by labels_checked(): the labels argument ``y`` was range-checked by the caller
 _labels_checked = contextvars.ContextVar("layerkit_labels_checked", default=False)
@@ -32,6 +32,36 @@ def labels_checked(checked: bool = True):
     finally:
         _labels_checked.reset(token)
 
+
+
+# set by range_known(): id(array) -> (array, lo, hi), values its caller measured
+_known_ranges = contextvars.ContextVar("layerkit_known_ranges", default={})
+
+
+@contextlib.contextmanager
+def range_known(a, lo: int, hi: int):
+    """Within this block, index checks of the array ``a`` (this very object, wherever it
+    is passed on: a net's X reaches its embedding unchanged) take its values to lie in
+    [lo, hi], bounds its caller measured once on the whole dataset ``a`` was gathered
+    from, instead of reading ``a``'s min and max back (two host syncs on a device). A
+    check the bounds do not pass reads ``a`` itself, so an error names a value ``a``
+    really holds, at the minibatch that holds it."""
+    token = _known_ranges.set({**_known_ranges.get(), id(a): (a, int(lo), int(hi))})
+    try:
+        yield
+    finally:
+        _known_ranges.reset(token)
+
+
+def value_range(a, low: int = 0, high: int | None = None) -> tuple[int, int]:
+    """(min, max) of the integer array ``a``: the bounds ``range_known`` vouches for when
+    they lie in [low, high) (no read), else ``a``'s own, read in one transfer."""
+    known = _known_ranges.get().get(id(a))
+    if (known is not None and known[0] is a and low <= known[1] <= known[2]
+            and (high is None or known[2] < high)):
+        return known[1], known[2]
+    lo, hi = to_numpy(get_xp(a).stack([a.min(), a.max()])).tolist()
+    return int(lo), int(hi)
 
 
 def _shape(shape: tuple) -> str:
@@ -109,7 +139,7 @@ def integer_array(fn: str, name: str, a: Any, *, shape: tuple | None = None,
         )
     trusted = name == "y" and xp is not numpy and _labels_checked.get()
     if high is not None and a.size and not trusted:
-        lo, hi = int(a.min()), int(a.max())
+        lo, hi = value_range(a, 0, high)
         if lo < 0 or hi >= high:
             bad = lo if lo < 0 else hi
             limit = f"{high_name} = {high}" if high_name else str(high)
@@ -229,9 +259,16 @@ def momentum(fn: str, dname: str, d: Mapping, default: float = 0.9) -> float:
                   why="running = momentum * running + (1 - momentum) * batch")
 
 
-def running_stat(fn: str, dname: str, d: Mapping, key: str, x, size: int, letter: str):
+def running_stat(fn: str, dname: str, d: Mapping, key: str, x, size: int, letter: str,
+                 used: bool = True):
     """``d[key]``, a running mean or variance: None when absent, else a (size,) floating
-    array (an integer one cast to x's dtype); ``running_var`` must be >= 0 everywhere."""
+    array (an integer one cast to x's dtype); ``running_var`` must be >= 0 everywhere.
+
+    ``used``: whether this call reads the statistic (test mode) or only updates it (train
+    mode). On a device the sign check is a host sync, so it runs only where the value is
+    used: a train step on a GPU does not wait on it, and a bad variance is still refused
+    before it can make an output. numpy checks every call (on the host it costs no sync).
+    """
     r = d.get(key)
     if r is None:
         return None
@@ -239,6 +276,6 @@ def running_stat(fn: str, dname: str, d: Mapping, key: str, x, size: int, letter
     r = float_param(fn, name, r, x, ndim=1, what=f"({letter},)")
     if r.shape[0] != size:
         shape(fn, name, r, (size,), f"({letter},) with {letter} = {size} from x")
-    if key == "running_var":
+    if key == "running_var" and (used or get_xp(r) is numpy):
         nonnegative(fn, name, r)
     return r

@@ -70,7 +70,9 @@ class _BertEncoder(Model):
         """Final hidden states (N, T, E) of token ids X (N, T) and the cache: no causal
         mask; a [PAD] key is masked out (positions attend to every non-[PAD] token)."""
         keep = X != self.pad_id  # (N, T): keys a position may attend to
-        mask = None if bool(keep.all()) else keep[:, None, None, :]  # (N, 1, 1, T)
+        # (on a device the mask always: skipping an all-true one would be a host read)
+        skip = get_xp(X) is np and bool(keep.all())
+        mask = None if skip else keep[:, None, None, :]  # (N, 1, 1, T)
         hf, cache = self._trunk_forward(X, train, mask)
         N, T = X.shape
         return hf.reshape(N, T, self.embed_dim), cache
@@ -113,8 +115,9 @@ class BertMLM(_BertEncoder):
             return h @ W.T
         v.integer_array("BertMLM.loss", "y", y, shape=(N, T),
                         what="(N, T) targets, IGNORE (-1) where not chosen")
-        if int(y.min()) < IGNORE or int(y.max()) >= self.vocab_size:
-            raise ValueError(f"BertMLM.loss: y has values in [{int(y.min())}, {int(y.max())}]; "
+        lo, hi = v.value_range(y, IGNORE, self.vocab_size)  # no read when vouched for
+        if lo < IGNORE or hi >= self.vocab_size:
+            raise ValueError(f"BertMLM.loss: y has values in [{lo}, {hi}]; "
                              f"targets must be in [0, vocab_size = {self.vocab_size}) or "
                              f"IGNORE ({IGNORE})")
         xp = get_xp(h)

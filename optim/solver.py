@@ -21,7 +21,9 @@ Epochs are real passes: each epoch draws a permutation of the training set and w
 On a device (cupy) a step reads nothing back to the host: its loss, gradient norm and
 finite flags stay on the device and are read in one transfer per ``print_every`` window
 (and after step 1, at each epoch end, on a stop and when ``train`` returns); the training
-labels are range-checked once per dataset, not per minibatch. A non-finite step found in
+labels are range-checked once per dataset, not per minibatch. The data live on the device
+too: the four arrays are moved there once (floating inputs cast to the params' dtype on
+the way), each epoch's order once per epoch, and minibatches are gathered there. A non-finite step found in
 a window is named as the step it was, and from it on every update was masked on the
 device, so the model and optimizer state are those of the last finite step. On numpy the
 window is one step (a read costs nothing there).
@@ -155,6 +157,11 @@ class Solver:
         self._pending = []
         self._finite = True
         self._labels_ok = False  # y_train's labels checked against the model's classes
+        # id(y) -> (y, C, smallest label), ("ids", id(X)) -> (X, min, max) of token ids:
+        # device datasets checked once
+        self._labels_seen = {}
+        self._resident = None  # (key, host arrays, the same on the device): see _data
+        self._order_on = None  # (the epoch's host order, the same on the device)
 
     @property
     def iterations_per_epoch(self) -> int:
@@ -168,13 +175,36 @@ class Solver:
         return get_xp(*self.model.params.values()) if self.model.params else np
 
     def _batch(self, X):
-        """X moved to the model's backend; floating X cast to the params' float dtype."""
-        xp = self._xp()
-        X = to_xp(X, xp)
+        """X on the model's backend; floating X cast to the params' float dtype (before
+        the move: fewer bytes to send). No copy when it is there and of that dtype."""
         floats = [p.dtype for p in self.model.params.values() if p.dtype.kind == "f"]
         if X.dtype.kind == "f" and floats and X.dtype != floats[0]:
             X = X.astype(floats[0])
-        return X
+        return to_xp(X, self._xp())
+
+    def _data(self):
+        """(X_train, y_train, X_val, y_val) where the model is. On a device they are moved
+        once, not per minibatch (and again only when the model or the data change); on
+        numpy, the arrays as given."""
+        xp = self._xp()
+        host = (self.X_train, self.y_train, self.X_val, self.y_val)
+        if xp is np:
+            return host
+        key = (xp, *map(id, host))
+        if self._resident is None or self._resident[0] != key:
+            moved = tuple(self._batch(a) if i % 2 == 0 else to_xp(a, xp)
+                          for i, a in enumerate(host))
+            self._resident = (key, host, moved)  # host: keeps the ids in key alive
+        return self._resident[2]
+
+    def _epoch_order(self):
+        """The epoch's minibatch order where the model is (moved once per epoch)."""
+        order, xp = self.state.epoch_order, self._xp()
+        if xp is np:
+            return order
+        if self._order_on is None or self._order_on[0] is not order:
+            self._order_on = (order, xp.asarray(order))
+        return self._order_on[1]
 
     def request_stop(self):
         """Make ``train()`` return after the step in progress (e.g. from a SIGINT handler).
@@ -223,7 +253,8 @@ class Solver:
         return int(self.print_every) if self.print_every else self.iterations_per_epoch
 
     def _step(self, idx):
-        """One update from the minibatch ``idx``; a non-finite loss, gradient or param
+        """One update from the minibatch ``idx`` (indices into the training set, on the
+        model's backend); a non-finite loss, gradient or param
         raises ``TrainingDivergedError`` when the step statistics are read (``_read``),
         with the model at the last finite step.
 
@@ -231,8 +262,10 @@ class Solver:
         flags stay on the device as one row of ``self._pending``. Returns the gradients
         (before clipping)."""
         xp = self._xp()
-        X, y = self._batch(self.X_train[idx]), to_xp(self.y_train[idx], xp)
-        with v.labels_checked(self._labels_ok):
+        X_train, y_train, _, _ = self._data()
+        X, y = self._batch(X_train[idx]), to_xp(y_train[idx], xp)
+        with (v.labels_checked(self._labels_ok), v.range_known(X, *self._id_range(X_train)),
+              v.range_known(y, *self._id_range(y_train))):
             loss, grads = self.model.loss(X, y)
         frozen = self._frozen()
         trainable = [p for p in self.model.params if p not in frozen]
@@ -345,17 +378,22 @@ class Solver:
         if num_samples is not None:
             num_samples = v.integer("check_accuracy", "num_samples", num_samples, 1)
         N, y_all = X.shape[0], y
+        ids = self._id_range(X)  # token ids: every batch's range vouched for by X's
         if num_samples is not None and N > num_samples:
             pick = np.sort(self.rng.choice(N, num_samples, replace=False))
+            pick = to_xp(pick, get_xp(X))  # (where X is: a device gathers on the device)
             X, y, N = X[pick], y[pick], num_samples
         xp = self._xp()
         correct = total = 0
         for start in range(0, N, batch_size):
-            scores = self.model.loss(self._batch(X[start:start + batch_size]))
+            Xb = self._batch(X[start:start + batch_size])
+            with v.range_known(Xb, *ids):
+                scores = self.model.loss(Xb)
             if start == 0:  # every label, not just the subsample: now C is known
-                lo = check_labels(name, y_all, scores.shape[-1])
-                if y_all is self.y_train and lo >= 0:  # every training label in [0, C):
-                    self._labels_ok = True  # the loss need not check them per minibatch
+                lo = self._check_labels(name, y_all, scores.shape[-1])
+                if lo >= 0 and any(y_all is t for t in (self.y_train, self._data()[1])):
+                    # every training label in [0, C): the loss need not check them
+                    self._labels_ok = True
             yb = to_xp(y[start:start + batch_size], xp)
             pred = xp.argmax(scores, axis=-1)  # (n,) or (n, T)
             if pred.shape != yb.shape:
@@ -369,10 +407,33 @@ class Solver:
             correct, total = (int(c) for c in to_numpy(xp.stack([correct, total])))  # 1 read
         return correct / max(total, 1)
 
+    def _id_range(self, X) -> tuple[int, int]:
+        """(min, max) of an integer device dataset X (token ids, targets), read once, so
+        the model's range checks of each minibatch gathered from it need no read
+        (``v.range_known``); (0, -1), which vouches for nothing, for float or host X."""
+        if X.dtype.kind not in "iu" or get_xp(X) is np or not X.size:
+            return 0, -1
+        seen = self._labels_seen.get(("ids", id(X)))
+        if seen is None or seen[0] is not X:
+            lo, hi = (int(m) for m in to_numpy(get_xp(X).stack([X.min(), X.max()])))
+            seen = self._labels_seen[("ids", id(X))] = (X, lo, hi)
+        return seen[1], seen[2]
+
+    def _check_labels(self, name, y, C) -> int:
+        """``check_labels`` once per device dataset and number of classes (a device read;
+        host labels are checked at every call: that costs no sync, and keeps no array)."""
+        if get_xp(y) is np:
+            return check_labels(name, y, C)
+        seen = self._labels_seen.get(id(y))
+        if seen is None or seen[0] is not y or seen[1] != C:
+            seen = self._labels_seen[id(y)] = (y, C, check_labels(name, y, C))
+        return seen[2]
+
     def _check_and_record(self):
-        train_acc = self.check_accuracy(self.X_train, self.y_train,
-                                        num_samples=self.num_train_samples, name="y_train")
-        val_acc = self.check_accuracy(self.X_val, self.y_val, num_samples=self.num_val_samples,
+        X_train, y_train, X_val, y_val = self._data()
+        train_acc = self.check_accuracy(X_train, y_train, num_samples=self.num_train_samples,
+                                        name="y_train")
+        val_acc = self.check_accuracy(X_val, y_val, num_samples=self.num_val_samples,
                                       name="y_val")
         self.train_acc_history.append(train_acc)
         self.val_acc_history.append(val_acc)
@@ -407,7 +468,7 @@ class Solver:
                 j = self.iteration % ipe
                 if j == 0:  # a new epoch: a fresh order of the training set
                     self.state.epoch_order = self.rng.permutation(N)
-                order = self.state.epoch_order
+                order = self._epoch_order()
                 grads = self._step(order[j * self.batch_size:(j + 1) * self.batch_size])
                 t = self.iteration
                 epoch_end = t % ipe == 0

@@ -8,6 +8,7 @@ catches numpy/cupy mixing and hidden host transfers without a GPU).
 """
 
 import os
+import sys
 
 import pytest
 
@@ -61,3 +62,17 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_sep("-", "gradcheck planted-bug corpus")
         for line in lines:
             terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def device(xp, monkeypatch):
+    """A device backend for the tests that move runs between host and device: ``xp`` when
+    it is one (the stand-in run, a GPU run), else the CuPy stand-in as ``cupy`` for this
+    test only (the default run)."""
+    if xp is not backend.numpy:
+        return xp
+    from tests import fake_cupy
+
+    monkeypatch.setitem(sys.modules, "cupy", fake_cupy)
+    fake_cupy.reset_counts()
+    return fake_cupy

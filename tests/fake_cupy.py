@@ -12,7 +12,10 @@ It behaves like cupy where it matters for correctness, on the CPU:
 - ``asnumpy``/``a.get()`` and ``asarray`` are the explicit transfers;
 - every read back to the host is counted (``syncs()``): ``get``, ``asnumpy``, ``item``,
   ``tolist``, ``float()``, ``int()``, ``bool()``, ``repr``/``str``/``format``. Like cupy,
-  reductions return 0-d arrays, so ``float(a.sum())`` is one counted sync.
+  reductions return 0-d arrays, so ``float(a.sum())`` is one counted sync;
+- ``random.RandomState`` / ``random.random_sample`` / ``random.seed`` draw "on the device"
+  (counted: ``device_draws()``), from another bit generator than numpy's (Philox), so a
+  test that expects a device mask to equal the host's fails here as on a GPU.
 
 ``install()`` puts this module in ``sys.modules['cupy']`` (what ``layers.backend`` looks
 up); tests/conftest.py does that when ``LAYERKIT_BACKEND=fakecupy``.
@@ -25,7 +28,7 @@ from types import ModuleType
 
 import numpy
 
-_counts = {"syncs": 0, "to_device": 0}
+_counts = {"syncs": 0, "to_device": 0, "device_draws": 0}
 
 
 def syncs() -> int:
@@ -38,8 +41,14 @@ def to_device() -> int:
     return _counts["to_device"]
 
 
+def device_draws() -> int:
+    """Random arrays drawn by the device's own generator (cupy.random) so far."""
+    return _counts["device_draws"]
+
+
 def reset_counts() -> None:
-    _counts["syncs"] = _counts["to_device"] = 0
+    for k in _counts:
+        _counts[k] = 0
 
 
 def _sync():
@@ -223,7 +232,7 @@ for _name, _uf in [("lt", numpy.less), ("le", numpy.less_equal), ("eq", numpy.eq
     setattr(ndarray, f"__{_name}__", _binary(_uf))
 for _name, _uf in [("neg", numpy.negative), ("pos", numpy.positive), ("abs", numpy.absolute),
                    ("invert", numpy.invert)]:
-    setattr(ndarray, f"__{_name}__", (lambda uf: lambda self: ndarray(uf(self._a)))(_uf))
+    setattr(ndarray, f"__{_name}__", (lambda uf: lambda self: _wrap(uf(self._a)))(_uf))
 
 
 # --- the module: numpy's names, wrapped --------------------------------------------------
@@ -288,6 +297,45 @@ def asnumpy(a):
     return numpy.asarray(a)
 
 
+class _RandomState:
+    """cupy.random.RandomState: uniform draws made on the device (no transfer)."""
+
+    def __init__(self, seed=None):
+        self.seed(seed)
+
+    def seed(self, seed=None):
+        self._g = numpy.random.Generator(numpy.random.Philox(seed))
+
+    def random_sample(self, size=None, dtype=float):
+        dtype = numpy.dtype(dtype)
+        if dtype.char not in "fd":  # as cupy.random
+            raise TypeError("cupy.random only supports float32 and float64")
+        _counts["device_draws"] += 1
+        return ndarray(numpy.asarray(self._g.random(size, dtype=dtype)))
+
+
+class _Random(_Namespace):
+    """cupy.random: a global RandomState behind seed/random_sample; the rest of
+    numpy.random lifted as the other namespaces are."""
+
+    RandomState = _RandomState
+
+    def __init__(self):
+        super().__init__(numpy.random, "cupy.random")
+        self._global = _RandomState()
+
+    def seed(self, seed=None):
+        self._global.seed(seed)
+
+    def random_sample(self, size=None, dtype=float):
+        return self._global.random_sample(size, dtype)
+
+    random = random_sample
+
+
+random = _Random()
+
+
 def get_array_module(*args):
     return sys.modules[__name__] if any(isinstance(a, ndarray) for a in args) else numpy
 
@@ -298,6 +346,12 @@ class cuda:  # noqa: N801 - cupy.cuda
     @staticmethod
     def is_available():
         return False
+
+    class Device:
+        """The current device; ``synchronize`` has nothing to wait for (numpy is eager)."""
+
+        def synchronize(self):
+            return None
 
 
 def __getattr__(name):

@@ -20,7 +20,7 @@ def test_side_runs_once(wl, side):
     finally:
         from layers import set_threads
 
-        set_threads(None)  # the 2thr sides turn the split on
+        set_threads(None)  # the nosplit and 2thr sides set it
 
 
 def test_the_step_uses_the_training_commands_gpt_lm_defaults():

@@ -1,5 +1,7 @@
 """Inverted dropout: gradient checks, mask statistics, modes, seeds and bad input."""
 
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -114,11 +116,41 @@ def test_bad_params_name_the_key(xp):
         dropout_backward(xp.ones((2, 3)), cache)
 
 
-@pytest.mark.gpu
-def test_mask_for_a_seed_is_the_same_on_numpy_and_cupy():
-    import cupy
-    x = _x(np, (20, 30), np.float32)
-    param = {"p": 0.5, "mode": "train", "seed": 3}
-    a, _ = dropout_forward(x, param)
-    b, _ = dropout_forward(cupy.asarray(x), param)
-    np.testing.assert_array_equal(a, cupy.asnumpy(b))
+@pytest.fixture
+def cp(monkeypatch):
+    """The CuPy stand-in as ``cupy`` for one test, its counts at zero."""
+    from tests import fake_cupy
+
+    monkeypatch.setitem(sys.modules, "cupy", fake_cupy)
+    fake_cupy.reset_counts()
+    return fake_cupy
+
+
+@pytest.mark.parametrize("seed", [3, "generator", None])
+def test_a_device_mask_is_drawn_on_the_device(cp, seed):
+    """No mask (nor any draw) is sent from the host and nothing is read back: the device's
+    generator draws it. An int seed gives the same mask at every call; a Generator a new
+    one each call, the same sequence again from a Generator of the same seed."""
+    x = cp.asarray(_x(np, (40, 30), np.float32))
+    make = (lambda: np.random.default_rng(11)) if seed == "generator" else (lambda: seed)
+    param = {"p": 0.5, "mode": "train", "seed": make()}
+    cp.reset_counts()
+    (a, cache), (b, _) = dropout_forward(x, param), dropout_forward(x, param)
+    dropout_backward(a, cache)
+    assert (cp.to_device(), cp.syncs(), cp.device_draws()) == (0, 0, 2)
+    assert isinstance(a, cp.ndarray) and a.dtype == np.float32
+    kept = host(a) != 0
+    assert 0.4 < kept.mean() < 0.6
+    assert np.array_equal(kept, host(b) != 0) == (seed == 3)
+    if seed == "generator":
+        again, _ = dropout_forward(x, {**param, "seed": make()})
+        np.testing.assert_array_equal(host(again), host(a))
+
+
+def test_the_mask_does_not_depend_on_the_dtype(xp):
+    """One seed, one mask for float32 and float64 inputs, on every backend: a float32
+    layer and its float64 gradient check must drop the same elements."""
+    param = {"p": 0.5, "mode": "train", "seed": 5}
+    m32 = host(dropout_forward(_x(xp, (20, 30), np.float32), param)[0]) != 0
+    m64 = host(dropout_forward(_x(xp, (20, 30), np.float64), param)[0]) != 0
+    np.testing.assert_array_equal(m32, m64)

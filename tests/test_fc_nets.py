@@ -7,7 +7,8 @@ import pytest
 from scipy.special import logsumexp
 
 from gradcheck import NondeterminismError, check_net
-from layers.backend import to_numpy
+from layers import dropout_forward
+from layers.backend import get_xp, to_numpy
 from nets import FullyConnectedNet, Model, TwoLayerNet
 from tests.helpers import host
 
@@ -28,6 +29,22 @@ def _tiny_net(xp, normalization=None, keep=1.0, reg=0.0, seed=1, **kw):
                              seed=seed, **kw)
 
 
+def _lively_masks(net, N):
+    """Give a dropout net the first seed (from its own on) whose masks keep at least one
+    unit in every row of every hidden layer for a batch of N: a row with every unit
+    dropped has no gradient (a vacuous check) or, under layernorm, a zero variance (a
+    numerical gradient off the scale). Which seeds do depends on the backend's
+    generator (a device draws its masks itself), so it is found, not hard-coded."""
+    xp = get_xp(net.params["W1"])
+    seed = net.dropout_param["seed"]
+    while not all((host(dropout_forward(xp.ones((N, w.shape[1])), net._dropout_param(i,
+                   "train"))[0]) != 0).sum(axis=1).min() >= 1
+                  for i, w in ((i, net.params[f"W{i}"]) for i in range(1, net.num_layers))):
+        seed += 1
+        net.dropout_param["seed"] = seed
+    return net
+
+
 @pytest.mark.filterwarnings("ignore::gradcheck.GradcheckPrecisionWarning")
 @pytest.mark.parametrize("reg", [0.0, 0.7])
 @pytest.mark.parametrize("keep", [1.0, 0.5])
@@ -35,6 +52,8 @@ def _tiny_net(xp, normalization=None, keep=1.0, reg=0.0, seed=1, **kw):
 def test_fully_connected_net_gradients(xp, normalization, keep, reg):
     X, y = _tiny_data(xp)
     net = _tiny_net(xp, normalization, keep, reg)
+    if keep < 1:
+        _lively_masks(net, len(X))
     report = check_net(net, X, y)
     assert set(report.inputs) == set(net.params)
     assert net.params["W1"].dtype == np.float32  # check_net restored the float32 params
@@ -174,7 +193,9 @@ def test_generator_seed_gives_fresh_reproducible_masks(xp):
     X, y = _tiny_data(xp, N=6)
     losses = []
     for _ in range(2):
-        net = _tiny_net(xp, keep=0.5, seed=7)
+        # 16 units a layer: two masks that differ all but surely give two losses
+        net = FullyConnectedNet([16, 16], input_dim=5, num_classes=3, dropout_keep_ratio=0.5,
+                                weight_scale=0.5, seed=7)
         net.dropout_param["seed"] = np.random.default_rng(11)
         losses.append([float(net.loss(X, y)[0]) for _ in range(3)])
     assert losses[0] == losses[1]  # reproducible
@@ -213,7 +234,7 @@ def test_batchnorm_net_test_mode_by_hand(xp):
 @pytest.mark.parametrize("normalization", NORMS)
 def test_float32_net_stays_float32(xp, normalization):
     X, y = _tiny_data(xp, N=4)  # float64 data: cast to the params' dtype
-    net = _tiny_net(xp, normalization, keep=0.5, reg=0.1)
+    net = _lively_masks(_tiny_net(xp, normalization, keep=0.5, reg=0.1), len(X))
     loss, grads = net.loss(X, y)
     assert loss.dtype == np.float32
     assert all(g.dtype == np.float32 for g in grads.values())

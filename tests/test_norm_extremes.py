@@ -1,9 +1,15 @@
 """Finite float32 inputs give a finite, right normalisation even where the variance
 overflows float32 (values beyond ~1e19 square to inf): layernorm, groupnorm and the two
-batchnorms (train mode) against the float64 result of the same call."""
+batchnorms (train mode) against the float64 result of the same call. On numpy and on the
+CuPy stand-in, where the same guard runs with no host read-back."""
+
+import sys
 
 import numpy as np
 import pytest
+
+from layers.backend import get_xp, to_numpy
+from tests import fake_cupy
 
 from layers import (batchnorm_backward, batchnorm_backward_alt, batchnorm_forward,
                     layernorm_backward, layernorm_forward, spatial_batchnorm_backward,
@@ -12,24 +18,24 @@ from layers import (batchnorm_backward, batchnorm_backward_alt, batchnorm_forwar
 
 
 def _layernorm(x):
-    D = x.shape[1]
-    return layernorm_forward(x, np.ones(D, x.dtype), np.zeros(D, x.dtype), {})
+    xp, D = get_xp(x), x.shape[1]
+    return layernorm_forward(x, xp.ones(D, x.dtype), xp.zeros(D, x.dtype), {})
 
 
 def _groupnorm(x):
-    C = x.shape[1]
-    g = np.ones((1, C, 1, 1), x.dtype)
+    xp, C = get_xp(x), x.shape[1]
+    g = xp.ones((1, C, 1, 1), x.dtype)
     return spatial_groupnorm_forward(x, g, 0 * g, 2, {})
 
 
 def _batchnorm(x):
-    D = x.shape[1]
-    return batchnorm_forward(x, np.ones(D, x.dtype), np.zeros(D, x.dtype), {"mode": "train"})
+    xp, D = get_xp(x), x.shape[1]
+    return batchnorm_forward(x, xp.ones(D, x.dtype), xp.zeros(D, x.dtype), {"mode": "train"})
 
 
 def _spatial_batchnorm(x):
-    C = x.shape[1]
-    return spatial_batchnorm_forward(x, np.ones(C, x.dtype), np.zeros(C, x.dtype),
+    xp, C = get_xp(x), x.shape[1]
+    return spatial_batchnorm_forward(x, xp.ones(C, x.dtype), xp.zeros(C, x.dtype),
                                      {"mode": "train"})
 
 
@@ -41,16 +47,26 @@ _LAYERS = [(_layernorm, (5, 7), layernorm_backward),
 CASES = [(*lay, scale) for lay in _LAYERS for scale in (1e30, 3e36, 1e-30, 1.0)]
 
 
+@pytest.mark.parametrize("device", [False, True], ids=["numpy", "stand-in"])
 @pytest.mark.parametrize("layer, shape, backward, scale", CASES)
-def test_float32_extremes_normalise_like_float64(layer, shape, backward, scale):
+def test_float32_extremes_normalise_like_float64(monkeypatch, layer, shape, backward, scale,
+                                                 device):
     rng = np.random.default_rng(0)
     x64 = rng.standard_normal(shape) * scale
     x32 = x64.astype(np.float32)
+    dout = rng.standard_normal(shape).astype(np.float32)
+    if device:  # the same call on device arrays: the guard must not read anything back
+        monkeypatch.setitem(sys.modules, "cupy", fake_cupy)
+        x32, dout = fake_cupy.asarray(x32), fake_cupy.asarray(dout)
+        fake_cupy.reset_counts()
     out32, cache = layer(x32)
-    out64, _ = layer(x32.astype(np.float64))  # the same values, no overflow in float64
+    grads = backward(dout, cache)
+    if device:
+        assert fake_cupy.syncs() == 0
+    out32, grads = to_numpy(out32), to_numpy(grads)
+    out64, _ = layer(x64.astype(np.float32).astype(np.float64))  # no overflow in float64
     assert out32.dtype == np.float32 and np.isfinite(out32).all()
     if scale >= 1.0:  # (at 1e-30 eps dominates the variance in both: out ~ 0)
         assert np.abs(out64).max() > 0.5  # a real normalisation, not beta
     np.testing.assert_allclose(out32, out64, atol=1e-4)
-    grads = backward(rng.standard_normal(shape).astype(np.float32), cache)
     assert all(g.dtype == np.float32 and np.isfinite(g).all() for g in grads)

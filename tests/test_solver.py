@@ -1,4 +1,8 @@
-"""The Solver: each rule trains, same seed same run, clipping, schedules, divergence, history."""
+"""The Solver: each rule trains, same seed same run, clipping, schedules, divergence, history.
+
+Every test that makes a model makes it on the backend under test (``xp``: numpy, the CuPy
+stand-in in CI's second run, cupy on a GPU); the data stay on the host, as a dataset read
+from disk does, and the Solver moves them."""
 
 import csv
 import json
@@ -10,6 +14,7 @@ import pytest
 from layerkit.data import get_data
 from nets import FullyConnectedNet
 from optim import Solver, TrainingDivergedError, history_dict, save_history
+from tests.helpers import host
 from tests.tiny_models import Poison, SoftmaxRegression, TinyMLP, blobs
 
 RATES = {"sgd": 0.1, "sgd_momentum": 0.05, "nesterov_momentum": 0.05, "rmsprop": 1e-2,
@@ -17,9 +22,9 @@ RATES = {"sgd": 0.1, "sgd_momentum": 0.05, "nesterov_momentum": 0.05, "rmsprop":
 
 
 @pytest.mark.parametrize("rule", sorted(RATES))
-def test_each_rule_lowers_the_loss(rule):
+def test_each_rule_lowers_the_loss(rule, xp):
     data = blobs(seed=1)
-    model = SoftmaxRegression(5, 3, reg=1e-3)
+    model = SoftmaxRegression(5, 3, reg=1e-3, xp=xp)
     solver = Solver(model, data, update_rule=rule, optim_config={"learning_rate": RATES[rule]},
                     num_epochs=6, batch_size=25, seed=0, verbose=False)
     solver.train()
@@ -30,28 +35,29 @@ def test_each_rule_lowers_the_loss(rule):
     assert len(solver.loss_history) == len(solver.lr_history) == 6 * (150 // 25)
 
 
-def _run(seed, **kw):
-    model = TinyMLP(5, 8, 3, seed=0)
+def _run(seed, xp=np, **kw):
+    model = TinyMLP(5, 8, 3, seed=0, xp=xp)
     solver = Solver(model, blobs(seed=2), update_rule="sgd_momentum", num_epochs=2,
                     batch_size=16, seed=seed, verbose=False, num_train_samples=50, **kw)
     solver.train()
     return solver
 
 
-def test_same_seed_same_run_and_another_seed_another_run():
-    a, b, c = _run(7), _run(7), _run(8)
+def test_same_seed_same_run_and_another_seed_another_run(xp):
+    a, b, c = _run(7, xp), _run(7, xp), _run(8, xp)
     assert a.loss_history == b.loss_history
     assert a.train_acc_history == b.train_acc_history
     for k in a.model.params:
-        np.testing.assert_array_equal(a.model.params[k], b.model.params[k])
+        assert isinstance(a.model.params[k], xp.ndarray)  # trained where it was made
+        np.testing.assert_array_equal(host(a.model.params[k]), host(b.model.params[k]))
     assert a.loss_history != c.loss_history
 
 
-def test_overfits_50_digits_with_a_small_mlp():
+def test_overfits_50_digits_with_a_small_mlp(xp):
     data = get_data("digits")
     small = {"X_train": data["X_train"][:50], "y_train": data["y_train"][:50],
              "X_val": data["X_val"], "y_val": data["y_val"]}
-    model = TinyMLP(64, 100, 10, dtype=np.float32, seed=0)
+    model = TinyMLP(64, 100, 10, dtype=np.float32, seed=0, xp=xp)
     solver = Solver(model, small, update_rule="adam", optim_config={"learning_rate": 5e-3},
                     num_epochs=40, batch_size=25, seed=0, verbose=False)
     solver.train()
@@ -59,12 +65,12 @@ def test_overfits_50_digits_with_a_small_mlp():
     assert model.params["W1"].dtype == np.float32
 
 
-def test_overfits_50_digits_with_the_fully_connected_net():
+def test_overfits_50_digits_with_the_fully_connected_net(xp):
     data = get_data("digits")
     small = {"X_train": data["X_train"][:50], "y_train": data["y_train"][:50],
              "X_val": data["X_val"], "y_val": data["y_val"]}
     model = FullyConnectedNet([100, 100], input_dim=64, num_classes=10,
-                              weight_scale=0.1, seed=0)
+                              weight_scale=0.1, seed=0).to(xp)
     solver = Solver(model, small, update_rule="adam", optim_config={"learning_rate": 5e-3},
                     num_epochs=40, batch_size=25, seed=0, verbose=False)
     solver.train()
@@ -74,41 +80,43 @@ def test_overfits_50_digits_with_the_fully_connected_net():
 class ConstantGrad:
     """loss 1, gradient ``g`` for every param whatever the input; scores are zeros."""
 
-    def __init__(self, g):
-        self.params = {"w": np.zeros(2), "b": np.zeros(1)}
-        self.g = g
+    def __init__(self, g, xp=np):
+        self.params = {"w": xp.zeros(2), "b": xp.zeros(1)}
+        self.g, self.xp = g, xp
 
     def loss(self, X, y=None):
+        xp = self.xp
         if y is None:
-            return np.zeros((X.shape[0], 2))
-        return 1.0, {"w": np.full(2, self.g), "b": np.full(1, self.g)}
+            return xp.zeros((X.shape[0], 2))
+        return 1.0, {"w": xp.full(2, self.g), "b": xp.full(1, self.g)}
 
 
-def test_grad_clip_caps_the_global_norm():
+def test_grad_clip_caps_the_global_norm(xp):
     data = {"X_train": np.zeros((4, 1)), "y_train": np.zeros(4, int),
             "X_val": np.zeros((2, 1)), "y_val": np.zeros(2, int)}
-    model = ConstantGrad(10.0)  # global norm sqrt(3) * 10
+    model = ConstantGrad(10.0, xp)  # global norm sqrt(3) * 10
     solver = Solver(model, data, update_rule="sgd", optim_config={"learning_rate": 1.0},
                     num_epochs=1, batch_size=4, grad_clip=0.5, verbose=False)
     solver.train()
-    step = np.concatenate([model.params["w"], model.params["b"]])
+    step = np.concatenate([host(model.params["w"]), host(model.params["b"])])
     np.testing.assert_allclose(np.linalg.norm(step), 0.5, rtol=1e-12)
     np.testing.assert_allclose(step, -0.5 / math.sqrt(3), rtol=1e-12)
     assert solver.grad_norm_history == [pytest.approx(10 * math.sqrt(3), rel=1e-12)]
     # below the threshold the gradient is left alone
-    model = ConstantGrad(0.1)
+    model = ConstantGrad(0.1, xp)
     Solver(model, data, update_rule="sgd", optim_config={"learning_rate": 1.0}, num_epochs=1,
            batch_size=4, grad_clip=0.5, verbose=False).train()
-    np.testing.assert_allclose(model.params["w"], [-0.1, -0.1], rtol=1e-12)
+    np.testing.assert_allclose(host(model.params["w"]), [-0.1, -0.1], rtol=1e-12)
 
 
-def test_step_decay_and_cosine_rates_by_hand():
+def test_step_decay_and_cosine_rates_by_hand(xp):
     data = blobs(n=40, seed=3)  # 30 training examples, batch 10: 3 steps per epoch
-    s = Solver(SoftmaxRegression(5, 3), data, update_rule="sgd", batch_size=10, num_epochs=3,
+    s = Solver(SoftmaxRegression(5, 3, xp=xp), data, update_rule="sgd", batch_size=10, num_epochs=3,
                optim_config={"learning_rate": 0.1}, lr_decay=0.5, verbose=False)
     s.train()
     np.testing.assert_allclose(s.lr_history, [0.1] * 3 + [0.05] * 3 + [0.025] * 3, rtol=1e-15)
-    s = Solver(SoftmaxRegression(5, 3), data, update_rule="adam", batch_size=10, num_epochs=2,
+    s = Solver(SoftmaxRegression(5, 3, xp=xp), data, update_rule="adam", batch_size=10,
+               num_epochs=2,
                optim_config={"learning_rate": 0.1}, schedule="cosine", lr_min=0.01,
                verbose=False)
     s.train()
@@ -120,9 +128,9 @@ def test_step_decay_and_cosine_rates_by_hand():
 
 
 @pytest.mark.parametrize("what", ["b2", "loss"])
-def test_nan_stops_training_naming_epoch_iteration_parameter(tmp_path, what):
+def test_nan_stops_training_naming_epoch_iteration_parameter(tmp_path, what, xp):
     data = blobs(seed=4)  # 150 training examples, batch 25: 6 steps per epoch
-    model = Poison(TinyMLP(5, 8, 3), at_call=16, what=what)  # the 4th step of epoch 3
+    model = Poison(TinyMLP(5, 8, 3, xp=xp), at_call=16, what=what)  # the 4th step of epoch 3
     name = str(tmp_path / "run")
     solver = Solver(model, data, update_rule="adam", num_epochs=5, batch_size=25, seed=0,
                     checkpoint_name=name, verbose=False)
@@ -139,16 +147,16 @@ def test_nan_stops_training_naming_epoch_iteration_parameter(tmp_path, what):
     assert not (tmp_path / "run_epoch_3.npz").exists()
     with np.load(e.checkpoint, allow_pickle=False) as f:  # the last good one is intact
         assert np.isfinite(f["params/b2"]).all()
-    assert all(np.isfinite(p).all() for p in model.params.values())
+    assert all(np.isfinite(host(p)).all() for p in model.params.values())
     assert len(solver.loss_history) == 15  # the bad step was not recorded or applied
 
 
-def test_check_accuracy_on_sequence_scores():
+def test_check_accuracy_on_sequence_scores(xp):
     class SeqModel:  # scores (N, T, V) whose argmax is the input token itself
-        params = {"w": np.zeros(1)}
+        params = {"w": xp.zeros(1)}
 
         def loss(self, X, y=None):
-            return np.eye(4)[X]
+            return xp.eye(4)[X]
 
     X = np.array([[0, 1, 2], [3, 3, 1]])
     y = np.array([[0, 1, 0], [3, 2, 1]])  # 4 of 6 right
@@ -158,15 +166,15 @@ def test_check_accuracy_on_sequence_scores():
         s.check_accuracy(X, y[:, 0])
 
 
-def test_float64_data_is_cast_to_a_float32_model():
+def test_float64_data_is_cast_to_a_float32_model(xp):
     data = blobs(seed=5, dtype=np.float64)
-    model = SoftmaxRegression(5, 3, dtype=np.float32)
+    model = SoftmaxRegression(5, 3, dtype=np.float32, xp=xp)
     Solver(model, data, update_rule="adam", num_epochs=1, batch_size=50, verbose=False).train()
     assert all(p.dtype == np.float32 for p in model.params.values())
 
 
-def test_history_json_and_csv(tmp_path):
-    s = Solver(SoftmaxRegression(5, 3), blobs(seed=6), update_rule="sgd", batch_size=50,
+def test_history_json_and_csv(tmp_path, xp):
+    s = Solver(SoftmaxRegression(5, 3, xp=xp), blobs(seed=6), update_rule="sgd", batch_size=50,
                num_epochs=2, optim_config={"learning_rate": 0.1}, lr_decay=0.5, verbose=False)
     s.train()
     h = history_dict(s)
@@ -182,8 +190,8 @@ def test_history_json_and_csv(tmp_path):
     assert rows[2]["val_acc"] == str(s.val_acc_history[1]) and rows[1]["val_acc"] == ""
 
 
-def test_verbose_prints_cs231n_lines(capsys):
-    Solver(SoftmaxRegression(5, 3), blobs(seed=7), batch_size=50, num_epochs=1,
+def test_verbose_prints_cs231n_lines(capsys, xp):
+    Solver(SoftmaxRegression(5, 3, xp=xp), blobs(seed=7), batch_size=50, num_epochs=1,
            print_every=2).train()
     out = capsys.readouterr().out
     assert "(Iteration 2 / 3) loss:" in out

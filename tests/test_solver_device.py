@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from nets import FullyConnectedNet
+from nets import BertMLM, CharRNNLM, FullyConnectedNet, ResidualConvNet, TransformerLM
 from optim import Solver, TrainingDivergedError
 from tests import fake_cupy
 from tests.tiny_models import Poison
@@ -36,9 +36,9 @@ def _solver(backend, model_wrap=None, **kw):
     return Solver(model, _data(), **{**settings, **kw})
 
 
-def train_syncs(solver, cp=fake_cupy):
-    """``solver.train()``, counting host syncs: (those outside the accuracy checks and the
-    one scan of the params at the start, those in the accuracy checks, steps taken)."""
+def train_syncs(solver, cp=fake_cupy, **kw):
+    """``solver.train(**kw)``, counting host syncs: (those outside the accuracy checks and
+    the one scan of the params at the start, those in the accuracy checks, steps taken)."""
     in_acc = [0]
     check = solver.check_accuracy
 
@@ -51,7 +51,7 @@ def train_syncs(solver, cp=fake_cupy):
 
     solver.check_accuracy = counted
     cp.reset_counts()
-    solver.train()
+    solver.train(**kw)
     return cp.syncs() - in_acc[0] - 1, in_acc[0], solver.iteration
 
 
@@ -154,3 +154,84 @@ def test_frozen_params_stay_put_on_the_device(cp):
     assert dev.loss_history == host.loss_history
     for k, w in host.model.params.items():
         np.testing.assert_array_equal(cp.asnumpy(dev.model.params[k]), w)
+
+
+def train_transfers(solver, cp=fake_cupy, **kw):
+    """``solver.train(**kw)``, counting host-to-device transfers."""
+    cp.reset_counts()
+    solver.train(**kw)
+    return cp.to_device()
+
+
+@pytest.mark.parametrize("batch_size", [10, 20])
+def test_the_data_move_to_the_device_once_not_per_minibatch(cp, batch_size):
+    """The 4 arrays once, then per epoch its order and the subsample of each training
+    accuracy check (after step 1 and at each epoch end), whatever the number of steps."""
+    solver = _solver("cupy", batch_size=batch_size)
+    assert train_transfers(solver, cp, max_epochs=1) == 4 + 1 + 2
+    assert solver.iteration == 200 // batch_size
+    X, y = solver._data()[:2]  # resident, the float inputs in the params' dtype
+    assert isinstance(X, cp.ndarray) and isinstance(y, cp.ndarray)
+    assert X.dtype == solver.model.params["W1"].dtype
+    assert train_transfers(solver, cp) == 1 + 1  # epoch 2: the data are there already
+
+
+def _ids(rng, masked=False):
+    X, y = rng.integers(1, 8, (200, 6)), rng.integers(0, 8, (200, 6))
+    return X, (np.where(rng.random(y.shape) < 0.3, y, -1) if masked else y)
+
+
+def _images(rng):
+    return rng.standard_normal((200, 3, 8, 8)).astype(np.float32), rng.integers(0, 4, 200)
+
+
+# name -> (a small net on the host, its data): every kind of check a step makes
+NETS = {
+    "char-rnn": (lambda: CharRNNLM("abcdefgh", wordvec_dim=4, hidden_dim=8, cell_type="rnn",
+                                   seed=0), _ids),
+    "gpt": (lambda: TransformerLM(8, embed_dim=8, num_heads=2, num_layers=1, max_len=6,
+                                  dropout=0.1, seed=0), _ids),
+    "bert": (lambda: BertMLM(8, max_len=6, embed_dim=8, num_heads=2, num_layers=1, seed=0),
+             lambda rng: _ids(rng, masked=True)),
+    "fc-batchnorm-dropout": (lambda: FullyConnectedNet([10, 8], input_dim=3 * 8 * 8,
+                                                       num_classes=4, seed=0,
+                                                       normalization="batchnorm",
+                                                       dropout_keep_ratio=0.8), _images),
+    "resnet-spatial-batchnorm": (lambda: ResidualConvNet(input_dim=(3, 8, 8), num_filters=4,
+                                                         num_blocks=1, num_classes=4, seed=0),
+                                 _images),
+}
+
+
+def _net_solver(name, bad_id_at=None, **kw):
+    build, data = NETS[name]
+    X, y = data(np.random.default_rng(0))
+    if bad_id_at is not None:
+        X[bad_id_at, 2] = 8  # one id past the vocabulary
+    settings = dict(batch_size=10, num_epochs=1, print_every=5, verbose=False, seed=0,
+                    num_train_samples=40, grad_clip=5.0)
+    return Solver(build().to("cupy"), {"X_train": X, "y_train": y, "X_val": X[:40],
+                                       "y_val": y[:40]}, **{**settings, **kw})
+
+
+@pytest.mark.parametrize("name", sorted(NETS))
+def test_no_net_reads_back_per_step(cp, name):
+    """Token ids, targets and labels checked once per dataset (the nets and embeddings
+    check each minibatch against it: ``layers.validate.range_known``), normalisations
+    and dropout sync-free: what is left is the Solver's one read per window."""
+    solver = _net_solver(name)
+    syncs, _, steps = train_syncs(solver, cp)
+    assert steps == 20
+    # one read per window (after step 1, then every 5 steps), the ranges of X_train and
+    # y_train once each, and the labels' check in the first step's loss
+    assert syncs <= 1 + steps // 5 + 2 + 2, syncs
+
+
+def test_a_bad_token_id_is_still_caught_at_its_minibatch(cp):
+    """A range that fails the check vouches for nothing: each minibatch is checked
+    itself, and the error names the bad id, as on numpy."""
+    solver = _net_solver("char-rnn", bad_id_at=-7)
+    with pytest.raises(ValueError, match=r"CharRNNLM.loss: X has value 8; values must be "
+                                         r"in \[0, V = 8\)"):
+        solver.train()
+    assert solver.iteration > 0  # not the first minibatch

@@ -166,3 +166,33 @@ def test_a_real_tensorboard_server_shows_the_run(tiny_run, tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.parametrize("clip", [None, 1.0])
+def test_on_a_device_each_step_is_logged_with_one_read_per_window(tmp_path, monkeypatch, clip):
+    """On the CuPy stand-in: every step's loss, rate and gradient norm reach TensorBoard,
+    the norms read once per print_every window with the Solver's own read (not at all
+    under grad_clip, where the Solver reads them), never once per step."""
+    from layerkit.tracking import Tracker
+    from tests import fake_cupy
+    from tests.test_solver_device import _solver, train_syncs
+
+    monkeypatch.setitem(sys.modules, "cupy", fake_cupy)
+    solver = _solver("cupy", grad_clip=clip)  # 20 steps, print_every 5
+    tracker = Tracker(str(tmp_path))
+    solver.callbacks.append(tracker.on_step)
+    syncs, _, steps = train_syncs(solver, fake_cupy)
+    tracker.close()
+    windows = 1 + steps // 5  # step 1, then every 5 steps
+    assert syncs <= windows + 2 + (windows if clip is None else 0), syncs
+    ea = read_events(tmp_path)
+    t, loss = scalars(ea, "train/loss")
+    assert t == list(range(1, steps + 1))
+    np.testing.assert_allclose(loss, solver.loss_history, rtol=1e-6)
+    # the norms before clipping: a host run whose clip never bites has the same steps
+    host_run = _solver("numpy", grad_clip=1e9)
+    host_run.train()
+    t, norms = scalars(ea, "train/grad_norm")
+    assert t == list(range(1, steps + 1))
+    np.testing.assert_allclose(norms, host_run.grad_norm_history if clip is None
+                               else solver.grad_norm_history, rtol=1e-6)

@@ -252,6 +252,22 @@ def test_cross_attention_against_the_reference_and_gradient_check(xp):
     check_layer(_cross_forward, _cross_backward, x, mem, p, h)
 
 
+@pytest.mark.parametrize("F, parts", [(2048, 1), (4096, 2)])
+def test_block_splits_automatically_only_from_a_large_batch(monkeypatch, F, parts):
+    """The automatic mode splits a block from N T F = 2**20 on, over the cores allowed."""
+    from layers import _threads
+
+    monkeypatch.delenv("LAYERKIT_THREADS", raising=False)
+    monkeypatch.setattr(_threads, "_threads", None)
+    monkeypatch.setattr(_threads, "_auto_threads", lambda: 2)  # as on a 2-core machine
+    r = np.random.default_rng(7)
+    N, T, E = 16, 16, 8  # N T F = 2**19 or 2**20
+    x = r.standard_normal((N, T, E)).astype(np.float32)
+    p = {k: v.astype(np.float32) for k, v in _block_params(r, E, F).items()}
+    _, cache = transformer_block_forward(x, p, 2)
+    assert len(cache) == parts
+
+
 @pytest.mark.parametrize("per_example_mask", [False, True])
 def test_block_split_over_threads_gives_the_same_result(per_example_mask):
     from layers import set_threads
@@ -271,7 +287,7 @@ def test_block_split_over_threads_gives_the_same_result(per_example_mask):
         out2, c2 = transformer_block_forward(x, p, 2, mask)
         g2 = transformer_block_backward(dout, c2)
     finally:
-        set_threads(None)  # back to LAYERKIT_THREADS (default 1)
+        set_threads(None)  # back to LAYERKIT_THREADS (default auto)
     assert len(c2) == 2  # it did split
     np.testing.assert_allclose(out2, out1, rtol=1e-13, atol=1e-13)
     np.testing.assert_allclose(g2[0], g1[0], rtol=1e-12, atol=1e-12)

@@ -1,7 +1,8 @@
 """Small models that keep the CS231n contract, for testing optim and the Solver without nets.
 
 Each has ``params`` and ``loss(X, y=None)`` (scores without labels, ``(loss, grads)`` with
-them) and reads ``params`` at every call.
+them) and reads ``params`` at every call. ``xp`` puts the params on a backend (the same
+numbers on each: drawn on the host); ``blobs`` is host data, as a dataset on disk is.
 """
 
 import math
@@ -10,18 +11,19 @@ import numpy as np
 
 from layers import (affine_backward, affine_forward, relu_backward, relu_forward,
                     softmax_loss)
+from layers.backend import to_xp
 
 
 class SoftmaxRegression:
     """scores = X W + b; loss = softmax + 0.5 reg |W|^2."""
 
-    def __init__(self, input_dim, num_classes, reg=0.0, dtype=np.float64, seed=0):
+    def __init__(self, input_dim, num_classes, reg=0.0, dtype=np.float64, seed=0, xp=np):
         rng = np.random.default_rng(seed)
         self.reg = reg
-        self.params = {
+        self.params = to_xp({
             "W": (1e-2 * rng.standard_normal((input_dim, num_classes))).astype(dtype),
             "b": np.zeros(num_classes, dtype),
-        }
+        }, xp)  # drawn on the host: the same weights on every backend
 
     def loss(self, X, y=None):
         scores, cache = affine_forward(X, self.params["W"], self.params["b"])
@@ -37,17 +39,17 @@ class TinyMLP:
     """affine - relu - affine - softmax, with L2 on the weights."""
 
     def __init__(self, input_dim, hidden_dim, num_classes, reg=0.0, dtype=np.float64,
-                 seed=0, weight_scale=None):
+                 seed=0, weight_scale=None, xp=np):
         rng = np.random.default_rng(seed)
         s1 = weight_scale or np.sqrt(2.0 / input_dim)
         s2 = weight_scale or np.sqrt(2.0 / hidden_dim)
         self.reg = reg
-        self.params = {
+        self.params = to_xp({
             "W1": (s1 * rng.standard_normal((input_dim, hidden_dim))).astype(dtype),
             "b1": np.zeros(hidden_dim, dtype),
             "W2": (s2 * rng.standard_normal((hidden_dim, num_classes))).astype(dtype),
             "b2": np.zeros(num_classes, dtype),
-        }
+        }, xp)
 
     def loss(self, X, y=None):
         p = self.params
