@@ -25,9 +25,11 @@ appear in every chapter), so a keyword rule does not solve the task.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from .stdlib_text import docstring_snippets
 
 __all__ = ["TOPIC_GROUPS", "TopicTask", "topic_task"]
 
@@ -63,11 +65,13 @@ class TopicTask:
     val_labels: np.ndarray
     test_texts: list
     test_labels: np.ndarray
+    extra_texts: list = field(default_factory=list)
 
     @property
     def pretrain_texts(self) -> list:
-        """The unlabelled text for pretraining: every training snippet (none of val, test)."""
-        return self.train_texts
+        """The unlabelled text for pretraining: every training snippet, then the extra
+        (docstring) snippets; none of val or test."""
+        return self.train_texts + self.extra_texts
 
     def labelled(self, per_class: int, seed: int = 0) -> np.ndarray:
         """Indices into the training split: ``per_class`` snippets of each class, drawn
@@ -84,9 +88,12 @@ class TopicTask:
 
 
 def topic_task(snippet_len: int = 128, n_val: int = 40, n_test: int = 60,
-               seed: int = 0) -> TopicTask:
+               seed: int = 0, extra_chars: int = 0) -> TopicTask:
     """The topic task (see the module doc); the same splits for the same arguments on one
-    Python version."""
+    Python version. ``extra_chars`` > 0 adds that many characters of the standard
+    library's docstrings to the pretraining text (``extra_texts``, cut into snippets of
+    ``snippet_len``), less every snippet that shares 32 characters with a validation or
+    test snippet (``layerkit.stdlib_text``)."""
     from pydoc_data.topics import topics
 
     if snippet_len < 1:
@@ -120,5 +127,7 @@ def topic_task(snippet_len: int = 128, n_val: int = 40, n_test: int = 60,
 
     val_texts, val_labels = part(1)
     test_texts, test_labels = part(2)
+    extra = docstring_snippets(extra_chars, val_texts + test_texts,
+                               snippet_len=snippet_len) if extra_chars else []
     return TopicTask(list(TOPIC_GROUPS), [snippets[i] for i in train], labels[train],
-                     val_texts, val_labels, test_texts, test_labels)
+                     val_texts, val_labels, test_texts, test_labels, extra)

@@ -32,9 +32,9 @@ from .text import sequence_windows
 from .tokenizer import Tokenizer
 from .topic_task import topic_task
 
-__all__ = ["BERT_ARCH", "LSTM_ARCH", "copy_params", "freeze_lower", "pretrain_bert",
-           "mlm_report", "char_ids", "pretrain_lstm", "finetune", "classifier_like",
-           "mlm_splits", "bert_mlm_data", "bert_cls_data"]
+__all__ = ["BERT_ARCH", "LSTM_ARCH", "copy_params", "fresh_dropout_masks", "freeze_lower",
+           "pretrain_bert", "mlm_report", "char_ids", "pretrain_lstm", "finetune",
+           "classifier_like", "mlm_splits", "bert_mlm_data", "bert_cls_data"]
 
 LN2 = math.log(2.0)
 BERT_ARCH = {"embed_dim": 64, "num_heads": 4, "num_layers": 2, "ff_dim": 256, "max_len": 64}
@@ -54,6 +54,14 @@ def copy_params(src: dict, model) -> list[str]:
             model.params[k] = w.astype(model.params[k].dtype, copy=True)
             copied.append(k)
     return copied
+
+
+def fresh_dropout_masks(model, seed) -> None:
+    """Give ``model``'s dropout a seeded Generator, so each training step draws new masks
+    (a net built with an int seed draws the same masks every call: gradient-checkable,
+    but a fixed pattern, not dropout, in training). No dropout: nothing to do."""
+    if model.dropout_param:
+        model.dropout_param["seed"] = np.random.default_rng(seed)
 
 
 def freeze_lower(model) -> set:
@@ -88,6 +96,7 @@ def pretrain_bert(task, tok, *, epochs=4, copies=8, batch_size=64, lr=2e-3, seed
     arch = {**BERT_ARCH, **arch}
     data = mlm_splits(task, tok, copies=copies, seed=seed, max_len=arch["max_len"])
     model = BertMLM(tok.vocab_size, pad_id=tok.pad_id, seed=seed, **arch)
+    fresh_dropout_masks(model, seed)
     model.info.update(tok.to_tree())
     solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": lr},
                     schedule="cosine", num_epochs=epochs, batch_size=batch_size,
@@ -165,20 +174,25 @@ def pretrain_lstm(task, *, epochs=3, seq_len=64, batch_size=32, lr=2e-3, seed=0,
 
 # --- fine-tuning --------------------------------------------------------------------------
 
-def classifier_like(pretrained, num_classes: int, seed: int = 0):
+def classifier_like(pretrained, num_classes: int, seed: int = 0, *, pooling: str = "mean",
+                    dropout: float = 0.0):
     """A fresh classifier with ``pretrained``'s architecture (BertMLM -> BertClassifier,
-    CharRNNLM -> CharRNNClassifier), its params newly initialised (from scratch)."""
+    CharRNNLM -> CharRNNClassifier), its params newly initialised (from scratch), its head
+    on the mean of the final states (``pooling``; 'cls' or 'last' for the first or last
+    position). ``dropout`` (BERT only) draws fresh masks each step."""
     if isinstance(pretrained, BertMLM):
         m = pretrained
-        return BertClassifier(m.vocab_size, num_classes, max_len=m.max_len,
-                              embed_dim=m.embed_dim, num_heads=m.num_heads,
-                              num_layers=m.num_layers, ff_dim=m.ff_dim, pad_id=m.pad_id,
-                              dtype=m.dtype, seed=seed)
+        model = BertClassifier(m.vocab_size, num_classes, max_len=m.max_len,
+                               embed_dim=m.embed_dim, num_heads=m.num_heads,
+                               num_layers=m.num_layers, ff_dim=m.ff_dim, dropout=dropout,
+                               pooling=pooling, pad_id=m.pad_id, dtype=m.dtype, seed=seed)
+        fresh_dropout_masks(model, seed)
+        return model
     if isinstance(pretrained, CharRNNLM):
         m = pretrained
         return CharRNNClassifier(m.chars, num_classes, wordvec_dim=m.params["W_embed"].shape[1],
                                  hidden_dim=m.params["Wh"].shape[0], cell_type=m.cell_type,
-                                 dtype=m.dtype, seed=seed)
+                                 dtype=m.dtype, seed=seed, pooling=pooling)
     raise TypeError(f"classifier_like: no classifier for {type(pretrained).__name__}")
 
 
@@ -223,6 +237,7 @@ def bert_mlm_data(a):
         model = BertMLM(tok.vocab_size, max_len=L, embed_dim=a.embed, num_heads=a.heads,
                         num_layers=a.layers, dropout=a.dropout, pad_id=tok.pad_id, reg=a.reg,
                         dtype=a.dtype, seed=a.seed)
+        fresh_dropout_masks(model, a.seed)
         model.info.update(tok.to_tree())
         return model
     return data, build
@@ -261,6 +276,7 @@ def bert_cls_data(a):
                                pooling=a.pooling, pad_id=tok.pad_id, reg=a.reg, dtype=a.dtype,
                                seed=a.seed, **arch)
         copy_params(params, model)
+        fresh_dropout_masks(model, a.seed)
         model.info.update(tok.to_tree())
         if a.freeze == "lower":
             freeze_lower(model)

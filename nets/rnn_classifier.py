@@ -1,9 +1,13 @@
 """A recurrent sequence classifier with CharRNNLM's body, so a pretrained character LM's
 params carry over by name: embed each character, run the cell from a zero state, classify
-from the final hidden state.
+from the final hidden state or from the mean of all hidden states.
 
     h = cell(W_embed[X]; Wx, Wh, b)                    (N, T, H)
-    scores = h[:, -1] @ W_cls + b_cls                  (N, C)
+    z = h[:, -1] (pooling 'last') or h.mean(axis=1) (pooling 'mean')     (N, H)
+    scores = z @ W_cls + b_cls                         (N, C)
+
+'mean' lets the gradient reach every step directly: a character LM's final state holds
+the last few characters, not the topic of a 128-character snippet.
 """
 
 from __future__ import annotations
@@ -34,8 +38,9 @@ class CharRNNClassifier(CharRNNLM):
     """
 
     def __init__(self, chars, num_classes, wordvec_dim=32, hidden_dim=128, cell_type="lstm",
-                 reg=0.0, dtype=np.float32, seed=None):
+                 reg=0.0, dtype=np.float32, seed=None, pooling="last"):
         super().__init__(chars, wordvec_dim, hidden_dim, cell_type, reg, dtype, seed)
+        self.pooling = v.choice("CharRNNClassifier", "pooling", pooling, ("last", "mean"))
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(f"CharRNNClassifier: num_classes must be an int >= 2; got "
                              f"{num_classes!r}")
@@ -55,17 +60,21 @@ class CharRNNClassifier(CharRNNLM):
         emb, c_emb = word_embedding_forward(X, p["W_embed"])  # (N, T, W)
         h0 = get_xp(X, p["Wx"]).zeros((X.shape[0], p["Wh"].shape[0]), dtype=self.dtype)
         h, c_cell = cell.forward(emb, h0, p["Wx"], p["Wh"], p["b"])  # (N, T, H)
-        scores, c_cls = affine_forward(h[:, -1], p["W_cls"], p["b_cls"])
+        z = h[:, -1] if self.pooling == "last" else h.mean(axis=1)  # (N, H)
+        scores, c_cls = affine_forward(z, p["W_cls"], p["b_cls"])
         return scores, (h.shape, c_emb, c_cell, c_cls)
 
     def backward(self, dscores, cache):
         shape, c_emb, c_cell, c_cls = cache
         grads = {}
-        dlast, grads["W_cls"], grads["b_cls"] = affine_backward(dscores, c_cls)
+        dz, grads["W_cls"], grads["b_cls"] = affine_backward(dscores, c_cls)
         if set(_BODY) <= self.frozen:  # nothing below the head trains
             return grads
-        dh = get_xp(dlast).zeros(shape, dtype=dlast.dtype)
-        dh[:, -1] = dlast
+        if self.pooling == "last":
+            dh = get_xp(dz).zeros(shape, dtype=dz.dtype)
+            dh[:, -1] = dz
+        else:  # each step's share of the mean
+            dh = get_xp(dz).broadcast_to(dz[:, None, :] / shape[1], shape)
         demb, _, grads["Wx"], grads["Wh"], grads["b"] = \
             RECURRENT_CELLS[self.cell_type].backward(dh, c_cell)
         grads["W_embed"] = word_embedding_backward(demb, c_emb)

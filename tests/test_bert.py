@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from gradcheck import GradcheckPrecisionWarning, check_net
-from layerkit.transfer import copy_params, freeze_lower
+from layerkit.transfer import copy_params, freeze_lower, fresh_dropout_masks
 from nets import BertClassifier, BertMLM, CharRNNClassifier
 from optim import Solver
 
@@ -68,10 +68,11 @@ def test_classifier_gradients(xp, dtype, pooling):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
-def test_rnn_classifier_gradients(xp, dtype):
+@pytest.mark.parametrize("pooling", ["last", "mean"])
+def test_rnn_classifier_gradients(xp, dtype, pooling):
     rng = np.random.default_rng(2)
     m = CharRNNClassifier("abcdefgh", 3, wordvec_dim=5, hidden_dim=6, reg=0.1, dtype=dtype,
-                          seed=0)
+                          seed=0, pooling=pooling)
     _check(m, xp.asarray(rng.integers(0, 8, (3, 5))), xp.asarray([0, 2, 1]),
            fast=dtype == np.float32)
 
@@ -193,3 +194,24 @@ def test_bad_input():
         BertClassifier(V, 1, **ARCH)
     with pytest.raises(ValueError, match="pad_id"):
         BertMLM(V, pad_id=V, **ARCH)
+
+
+def test_fresh_dropout_masks_differ_per_step_and_repeat_per_seed():
+    """A net built with an int seed draws the same dropout masks every call; after
+    fresh_dropout_masks each call draws new ones, the same sequence for the same seed."""
+    X = _tokens(np.random.default_rng(7), np)
+    y = np.asarray([0, 3, 1])
+
+    def losses(fresh):
+        m = BertClassifier(V, C, dropout=0.3, seed=2, **ARCH)
+        if fresh:
+            fresh_dropout_masks(m, 5)
+        return [float(m.loss(X, y)[0]) for _ in range(3)]
+
+    fixed = losses(False)
+    assert fixed[0] == fixed[1] == fixed[2]
+    fresh = losses(True)
+    assert len(set(fresh)) == 3 and fresh == losses(True)
+    no_dropout = BertClassifier(V, C, seed=2, **ARCH)
+    fresh_dropout_masks(no_dropout, 5)
+    assert no_dropout.dropout_param == {}
