@@ -36,8 +36,8 @@ FREE_ON_RESUME = ("epochs", "quiet", "print_every", "threads", "keep", "track", 
 _SESSION = ("out", "resume", "overwrite", "debug")
 # Read by every net.
 _COMMON = ("net", "data", "epochs", "lr", "update_rule", "batch_size", "reg", "seed",
-           "split_seed", "lr_decay", "schedule", "warmup_iters", "grad_clip", "dtype", "backend", "threads",
-           "print_every", "quiet", "keep", "track")
+           "split_seed", "lr_decay", "schedule", "warmup_iters", "grad_clip", "dtype",
+           "backend", "threads", "print_every", "quiet", "keep", "track")
 
 
 def flag(dest: str) -> str:

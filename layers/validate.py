@@ -11,6 +11,7 @@ import contextlib
 import contextvars
 import math
 from numbers import Integral, Real
+from types import MappingProxyType
 from typing import Any, Mapping
 
 from .backend import get_xp, is_array, numpy, to_numpy
@@ -35,7 +36,8 @@ def labels_checked(checked: bool = True):
 
 
 # set by range_known(): id(array) -> (array, lo, hi), values its caller measured
-_known_ranges = contextvars.ContextVar("layerkit_known_ranges", default={})
+_known_ranges = contextvars.ContextVar("layerkit_known_ranges",
+                                      default=MappingProxyType({}))  # never written: set anew
 
 
 @contextlib.contextmanager

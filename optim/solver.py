@@ -23,10 +23,10 @@ finite flags stay on the device and are read in one transfer per ``print_every``
 (and after step 1, at each epoch end, on a stop and when ``train`` returns); the training
 labels are range-checked once per dataset, not per minibatch. The data live on the device
 too: the four arrays are moved there once (floating inputs cast to the params' dtype on
-the way), each epoch's order once per epoch, and minibatches are gathered there. A non-finite step found in
-a window is named as the step it was, and from it on every update was masked on the
-device, so the model and optimizer state are those of the last finite step. On numpy the
-window is one step (a read costs nothing there).
+the way), each epoch's order once per epoch, and minibatches are gathered there. A
+non-finite step found in a window is named as the step it was, and from it on every
+update was masked on the device, so the model and optimizer state are those of the last
+finite step. On numpy the window is one step (a read costs nothing there).
 """
 
 from __future__ import annotations
