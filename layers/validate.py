@@ -35,6 +35,29 @@ def labels_checked(checked: bool = True):
 
 
 
+# set by inputs_checked(): the caller ran the model's check_inputs on the whole dataset
+_inputs_checked = contextvars.ContextVar("layerkit_inputs_checked", default=False)
+
+
+@contextlib.contextmanager
+def inputs_checked(checked: bool = True):
+    """Within this block, a net may skip the value checks of its input ``X`` that read a
+    device array back (``Model.check_inputs``: e.g. "every source has a real token"):
+    the caller ran them once on the whole dataset the minibatches come from (the Solver
+    does, on a device). See ``inputs_were_checked``."""
+    token = _inputs_checked.set(bool(checked))
+    try:
+        yield
+    finally:
+        _inputs_checked.reset(token)
+
+
+def inputs_were_checked(X) -> bool:
+    """True when ``X`` lives on a device inside ``inputs_checked()``: its per-call value
+    checks may be skipped. Always False on numpy (a host check costs no sync)."""
+    return _inputs_checked.get() and get_xp(X) is not numpy
+
+
 # set by range_known(): id(array) -> (array, lo, hi), values its caller measured
 _known_ranges = contextvars.ContextVar("layerkit_known_ranges",
                                       default=MappingProxyType({}))  # never written: set anew

@@ -111,6 +111,14 @@ class Model:
             return X
         return X.astype(self.dtype, copy=False)
 
+    def check_inputs(self, X) -> None:
+        """Check the values of a whole input array X (a dataset) that ``loss`` would
+        otherwise check on every minibatch at the cost of a host read on a device; raise
+        ValueError naming what is wrong. The Solver calls it once per device dataset and
+        then runs its steps inside ``layers.validate.inputs_checked()``, where ``loss``
+        skips those checks (``layers.validate.inputs_were_checked(X)``). Nothing to check
+        by default."""
+
     # --- state and backends ---------------------------------------------------------------
 
     def state_dicts(self) -> list[dict]:

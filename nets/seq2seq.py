@@ -199,9 +199,16 @@ class Seq2SeqTransformer(Model):
         if X.shape[1] > self.max_src_len:
             raise ValueError(f"{fn}: X has S = {X.shape[1]} positions; the model has "
                              f"max_src_len = {self.max_src_len}")
+        if not v.inputs_were_checked(X):  # (a host read on a device: once per dataset)
+            self.check_inputs(X, fn)
+
+    def check_inputs(self, X, fn=None):
+        """Every source row of X (N, S) holds a non-PAD token (an all-PAD source leaves
+        the decoder's cross-attention nothing to attend to). See ``Model.check_inputs``."""
         if X.shape[0] and not bool((X != PAD).any(axis=1).all()):
-            raise ValueError(f"{fn}: every source needs at least one non-PAD token (PAD = "
-                             f"{PAD}); a row of X is all padding")
+            raise ValueError(f"{fn or type(self).__name__ + '.check_inputs'}: every source "
+                             f"needs at least one non-PAD token (PAD = {PAD}); a row of X "
+                             f"is all padding")
 
     def encode(self, X):
         """The memory (N, S, E) for source ids X (N, S), its key mask (N, 1, 1, S), and the
@@ -287,7 +294,9 @@ class Seq2SeqTransformer(Model):
         xp = get_xp(X, y)
         dec_in = xp.concatenate([xp.full((y.shape[0], 1), BOS, dtype=y.dtype), y[:, :-1]], 1)
         memory, keys, enc_cache = self.encode(X)
-        scores, dec_cache = self.decode_scores(dec_in, memory, keys)
+        lo, hi = v.value_range(y, 0, self.tgt_vocab_size)  # no read when y's is vouched for
+        with v.range_known(dec_in, min(lo, BOS), max(hi, BOS)):  # dec_in: BOS and y's ids
+            scores, dec_cache = self.decode_scores(dec_in, memory, keys)
         loss, dscores = temporal_softmax_loss(scores, y, y != PAD)
         grads = {}
         dmemory = self.decode_backward(dscores, dec_cache, grads)

@@ -196,6 +196,9 @@ class Solver:
         if self._resident is None or self._resident[0] != key:
             moved = tuple(self._batch(a) if i % 2 == 0 else to_xp(a, xp)
                           for i, a in enumerate(host))
+            check = getattr(self.model, "check_inputs", None)  # (a Model's; duck nets)
+            for X in moved[::2] if check is not None else ():
+                check(X)  # the inputs' value checks, once per dataset: the steps skip them
             self._resident = (key, host, moved)  # host: keeps the ids in key alive
         return self._resident[2]
 
@@ -270,7 +273,8 @@ class Solver:
         xp = self._xp()
         X_train, y_train, _, _ = self._data()
         X, y = self._batch(X_train[idx]), to_xp(y_train[idx], xp)
-        with (v.labels_checked(self._labels_ok), v.range_known(X, *self._id_range(X_train)),
+        with (v.labels_checked(self._labels_ok), v.inputs_checked(xp is not np),
+              v.range_known(X, *self._id_range(X_train)),
               v.range_known(y, *self._id_range(y_train))):
             loss, grads = self.model.loss(X, y)
         frozen = self._frozen()

@@ -7,7 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from nets import BertMLM, CharRNNLM, FullyConnectedNet, ResidualConvNet, TransformerLM
+from nets import (BertMLM, CharRNNLM, FullyConnectedNet, ResidualConvNet, Seq2SeqTransformer,
+                  TransformerLM)
 from optim import Solver, TrainingDivergedError
 from tests import fake_cupy
 from tests.tiny_models import Poison
@@ -185,6 +186,15 @@ def _images(rng):
     return rng.standard_normal((200, 3, 8, 8)).astype(np.float32), rng.integers(0, 4, 200)
 
 
+def _pairs(rng):
+    """Source ids (PAD after a random length >= 1) and targets [y..., EOS, PAD...]."""
+    X = rng.integers(3, 8, (200, 6))
+    X[np.arange(6) >= rng.integers(1, 7, (200, 1))] = 0
+    y = rng.integers(3, 8, (200, 6))
+    y[:, -1] = 2
+    return X, y
+
+
 # name -> (a small net on the host, its data): every kind of check a step makes
 NETS = {
     "char-rnn": (lambda: CharRNNLM("abcdefgh", wordvec_dim=4, hidden_dim=8, cell_type="rnn",
@@ -200,6 +210,9 @@ NETS = {
     "resnet-spatial-batchnorm": (lambda: ResidualConvNet(input_dim=(3, 8, 8), num_filters=4,
                                                          num_blocks=1, num_classes=4, seed=0),
                                  _images),
+    "seq2seq": (lambda: Seq2SeqTransformer(8, 8, max_src_len=6, max_tgt_len=6, embed_dim=8,
+                                           num_heads=2, num_enc_layers=1, num_dec_layers=1,
+                                           seed=0), _pairs),
 }
 
 
@@ -225,6 +238,19 @@ def test_no_net_reads_back_per_step(cp, name):
     # one read per window (after step 1, then every 5 steps), the ranges of X_train and
     # y_train once each, and the labels' check in the first step's loss
     assert syncs <= 1 + steps // 5 + 2 + 2, syncs
+
+
+def test_an_all_padding_source_is_refused_before_the_first_step(cp):
+    """Seq2Seq's row check (a device read) runs once on the whole dataset, not per step."""
+    build, data = NETS["seq2seq"]
+    X, y = data(np.random.default_rng(0))
+    X[150] = 0  # one source row all PAD, far from the first minibatch
+    solver = Solver(build().to("cupy"), {"X_train": X, "y_train": y, "X_val": X[:40],
+                                         "y_val": y[:40]}, batch_size=10, num_epochs=1,
+                    verbose=False, seed=0)
+    with pytest.raises(ValueError, match="every source needs at least one non-PAD token"):
+        solver.train()
+    assert solver.iteration == 0
 
 
 def test_a_bad_token_id_is_still_caught_at_its_minibatch(cp):
