@@ -22,11 +22,11 @@ On a device (cupy) a step reads nothing back to the host: its loss, gradient nor
 finite flags stay on the device and are read in one transfer per ``print_every`` window
 (and after step 1, at each epoch end, on a stop and when ``train`` returns); the training
 labels are range-checked once per dataset, not per minibatch. The data live on the device
-too: the four arrays are moved there once (floating inputs cast to the params' dtype on
-the way), each epoch's order once per epoch, and minibatches are gathered there. A
-non-finite step found in a window is named as the step it was, and from it on every
-update was masked on the device, so the model and optimizer state are those of the last
-finite step. On numpy the window is one step (a read costs nothing there).
+too (``optim.placement``: moved once, minibatches gathered there, each dataset's value
+checks run once). A non-finite step found in a window is named as the step it was, and
+from it on every update was masked on the device, so the model and optimizer state are
+those of the last finite step. On numpy the window is one step (a read costs nothing
+there).
 """
 
 from __future__ import annotations
@@ -42,10 +42,11 @@ from layers.backend import default_rng, get_xp, is_array, to_numpy, to_xp
 
 from . import rules as _rules
 from .checkpoint import load_checkpoint, save_checkpoint
+from .placement import Placement
 from .schedules import cosine, linear_warmup, step_decay
 from .settings import SETTINGS, check_data, check_settings
 from .state import RunState, params_like
-from .step_stats import check_labels, first_nonfinite, global_norm, keep_if, plain_values
+from .step_stats import first_nonfinite, global_norm, keep_if, plain_values
 
 __all__ = ["Solver", "TrainingDivergedError"]
 
@@ -143,6 +144,7 @@ class Solver:
         # ``grads`` are the step's gradients before clipping.
         self.callbacks = []
         self._stop_requested = False
+        self.placement = Placement(self)  # the data where the model is (optim/placement.py)
         self._reset()
 
     # --- bookkeeping -------------------------------------------------------------------
@@ -159,11 +161,7 @@ class Solver:
         self._pending = []
         self._finite = True
         self._labels_ok = False  # y_train's labels checked against the model's classes
-        # id(y) -> (y, C, smallest label), ("ids", id(X)) -> (X, min, max) of token ids:
-        # device datasets checked once
-        self._labels_seen = {}
-        self._resident = None  # (key, host arrays, the same on the device): see _data
-        self._order_on = None  # (the epoch's host order, the same on the device)
+        self.placement.reset()
 
     @property
     def iterations_per_epoch(self) -> int:
@@ -172,44 +170,6 @@ class Solver:
     @property
     def num_iterations(self) -> int:
         return self.num_epochs * self.iterations_per_epoch
-
-    def _xp(self):
-        return get_xp(*self.model.params.values()) if self.model.params else np
-
-    def _batch(self, X):
-        """X on the model's backend; floating X cast to the params' float dtype (before
-        the move: fewer bytes to send). No copy when it is there and of that dtype."""
-        floats = [p.dtype for p in self.model.params.values() if p.dtype.kind == "f"]
-        if X.dtype.kind == "f" and floats and X.dtype != floats[0]:
-            X = X.astype(floats[0])
-        return to_xp(X, self._xp())
-
-    def _data(self):
-        """(X_train, y_train, X_val, y_val) where the model is. On a device they are moved
-        once, not per minibatch (and again only when the model or the data change); on
-        numpy, the arrays as given."""
-        xp = self._xp()
-        host = (self.X_train, self.y_train, self.X_val, self.y_val)
-        if xp is np:
-            return host
-        key = (xp, *map(id, host))
-        if self._resident is None or self._resident[0] != key:
-            moved = tuple(self._batch(a) if i % 2 == 0 else to_xp(a, xp)
-                          for i, a in enumerate(host))
-            check = getattr(self.model, "check_inputs", None)  # (a Model's; duck nets)
-            for X in moved[::2] if check is not None else ():
-                check(X)  # the inputs' value checks, once per dataset: the steps skip them
-            self._resident = (key, host, moved)  # host: keeps the ids in key alive
-        return self._resident[2]
-
-    def _epoch_order(self):
-        """The epoch's minibatch order where the model is (moved once per epoch)."""
-        order, xp = self.state.epoch_order, self._xp()
-        if xp is np:
-            return order
-        if self._order_on is None or self._order_on[0] is not order:
-            self._order_on = (order, xp.asarray(order))
-        return self._order_on[1]
 
     def request_stop(self):
         """Make ``train()`` return after the step in progress (e.g. from a SIGINT handler).
@@ -257,7 +217,7 @@ class Solver:
         """Steps between reads of the step statistics (loss, norms, finite flags): 1 on
         the host, where a read costs nothing, ``print_every`` on a device (each read
         stalls the GPU). Epoch ends, step 1, a stop and the end of ``train`` read too."""
-        if self._xp() is np:
+        if self.placement.xp() is np:
             return 1
         return int(self.print_every) if self.print_every else self.iterations_per_epoch
 
@@ -270,12 +230,12 @@ class Solver:
         Nothing is read back to the host here: the loss, the gradient norm and the finite
         flags stay on the device as one row of ``self._pending``. Returns the gradients
         (before clipping)."""
-        xp = self._xp()
-        X_train, y_train, _, _ = self._data()
-        X, y = self._batch(X_train[idx]), to_xp(y_train[idx], xp)
+        xp = self.placement.xp()
+        X_train, y_train, _, _ = self.placement.data()
+        X, y = self.placement.batch(X_train[idx]), to_xp(y_train[idx], xp)
         with (v.labels_checked(self._labels_ok), v.inputs_checked(xp is not np),
-              v.range_known(X, *self._id_range(X_train)),
-              v.range_known(y, *self._id_range(y_train))):
+              v.range_known(X, *self.placement.id_range(X_train)),
+              v.range_known(y, *self.placement.id_range(y_train))):
             loss, grads = self.model.loss(X, y)
         frozen = self._frozen()
         trainable = [p for p in self.model.params if p not in frozen]
@@ -332,7 +292,7 @@ class Solver:
         a non-finite value, the model and configs rolled back to the step before it."""
         if not self._pending:
             return
-        xp = self._xp()
+        xp = self.placement.xp()
         rows = to_numpy(xp.stack([r for r, *_ in self._pending]))  # the one sync
         pending, self._pending = self._pending, []
         self._finite = True
@@ -388,20 +348,20 @@ class Solver:
         if num_samples is not None:
             num_samples = v.integer("check_accuracy", "num_samples", num_samples, 1)
         N, y_all = X.shape[0], y
-        ids = self._id_range(X)  # token ids: every batch's range vouched for by X's
+        ids = self.placement.id_range(X)  # token ids: every batch's range vouched for by X's
         if num_samples is not None and N > num_samples:
             pick = np.sort(self.rng.choice(N, num_samples, replace=False))
             pick = to_xp(pick, get_xp(X))  # (where X is: a device gathers on the device)
             X, y, N = X[pick], y[pick], num_samples
-        xp = self._xp()
+        xp = self.placement.xp()
         correct = total = 0
         for start in range(0, N, batch_size):
-            Xb = self._batch(X[start:start + batch_size])
+            Xb = self.placement.batch(X[start:start + batch_size])
             with v.range_known(Xb, *ids):
                 scores = self.model.loss(Xb)
             if start == 0:  # every label, not just the subsample: now C is known
-                lo = self._check_labels(name, y_all, scores.shape[-1])
-                if lo >= 0 and any(y_all is t for t in (self.y_train, self._data()[1])):
+                lo = self.placement.check_labels(name, y_all, scores.shape[-1])
+                if lo >= 0 and any(y_all is t for t in (self.y_train, self.placement.data()[1])):
                     # every training label in [0, C): the loss need not check them
                     self._labels_ok = True
             yb = to_xp(y[start:start + batch_size], xp)
@@ -417,30 +377,8 @@ class Solver:
             correct, total = (int(c) for c in to_numpy(xp.stack([correct, total])))  # 1 read
         return correct / max(total, 1)
 
-    def _id_range(self, X) -> tuple[int, int]:
-        """(min, max) of an integer device dataset X (token ids, targets), read once, so
-        the model's range checks of each minibatch gathered from it need no read
-        (``v.range_known``); (0, -1), which vouches for nothing, for float or host X."""
-        if X.dtype.kind not in "iu" or get_xp(X) is np or not X.size:
-            return 0, -1
-        seen = self._labels_seen.get(("ids", id(X)))
-        if seen is None or seen[0] is not X:
-            lo, hi = (int(m) for m in to_numpy(get_xp(X).stack([X.min(), X.max()])))
-            seen = self._labels_seen[("ids", id(X))] = (X, lo, hi)
-        return seen[1], seen[2]
-
-    def _check_labels(self, name, y, C) -> int:
-        """``check_labels`` once per device dataset and number of classes (a device read;
-        host labels are checked at every call: that costs no sync, and keeps no array)."""
-        if get_xp(y) is np:
-            return check_labels(name, y, C)
-        seen = self._labels_seen.get(id(y))
-        if seen is None or seen[0] is not y or seen[1] != C:
-            seen = self._labels_seen[id(y)] = (y, C, check_labels(name, y, C))
-        return seen[2]
-
     def _check_and_record(self):
-        X_train, y_train, X_val, y_val = self._data()
+        X_train, y_train, X_val, y_val = self.placement.data()
         train_acc = self.check_accuracy(X_train, y_train, num_samples=self.num_train_samples,
                                         name="y_train")
         val_acc = self.check_accuracy(X_val, y_val, num_samples=self.num_val_samples,
@@ -478,7 +416,7 @@ class Solver:
                 j = self.iteration % ipe
                 if j == 0:  # a new epoch: a fresh order of the training set
                     self.state.epoch_order = self.rng.permutation(N)
-                order = self._epoch_order()
+                order = self.placement.epoch_order(self.state.epoch_order)
                 grads = self._step(order[j * self.batch_size:(j + 1) * self.batch_size])
                 t = self.iteration
                 epoch_end = t % ipe == 0
@@ -575,7 +513,7 @@ class Solver:
             raise ValueError(f"{path}: the checkpoint was made with update_rule="
                              f"{saved_rule!r}; got update_rule={rule!r}")
         solver = cls(model, data, **{**settings, **kwargs, "update_rule": rule})
-        xp = solver._xp()
+        xp = solver.placement.xp()
         state = RunState.from_tree(ck, model.params, xp, path)
         ipe = solver.iterations_per_epoch
         mid_epoch = (state.epoch_order is not None and state.iteration // ipe == state.epoch

@@ -171,7 +171,7 @@ def test_the_data_move_to_the_device_once_not_per_minibatch(cp, batch_size):
     solver = _solver("cupy", batch_size=batch_size)
     assert train_transfers(solver, cp, max_epochs=1) == 4 + 1 + 2
     assert solver.iteration == 200 // batch_size
-    X, y = solver._data()[:2]  # resident, the float inputs in the params' dtype
+    X, y = solver.placement.data()[:2]  # resident, the float inputs in the params' dtype
     assert isinstance(X, cp.ndarray) and isinstance(y, cp.ndarray)
     assert X.dtype == solver.model.params["W1"].dtype
     assert train_transfers(solver, cp) == 1 + 1  # epoch 2: the data are there already
