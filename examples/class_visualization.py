@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
 from layers.backend import to_numpy  # noqa: E402
 from optim import adam  # noqa: E402
-from visualize_saliency import trained_convnet  # noqa: E402  (the same net and training)
+from visualize_saliency import report_validation, trained_convnet  # noqa: E402  (same net)
 
 
 def _clamp(X, mean):
@@ -116,8 +116,7 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     model, data, mean = trained_convnet(args.epochs, args.seed)
     Xv, yv = data["X_val"], data["y_val"]
-    acc = float(np.mean(to_numpy(model.loss(Xv)).argmax(axis=1) == yv))
-    print(f"validation accuracy {acc:.4f} after {args.epochs} epochs")
+    report_validation(model, data, args.epochs)
 
     # class visualisation: one image per digit
     C = model.params["W3"].shape[1]

@@ -64,6 +64,14 @@ def trained_convnet(epochs: int = 8, seed: int = 0):
     return model, data, mean
 
 
+def report_validation(model, data, epochs: int) -> np.ndarray:
+    """Print the validation accuracy of ``model`` (trained for ``epochs``) and return its
+    predicted classes on X_val: (N_val,)."""
+    pred = to_numpy(model.loss(data["X_val"])).argmax(axis=1)
+    print(f"validation accuracy {np.mean(pred == data['y_val']):.4f} after {epochs} epochs")
+    return pred
+
+
 def saliency(model, X, y):
     """|d score_y / dX|, the maximum over channels: (N, H, W)."""
     onehot = np.eye(model.params["W3"].shape[1], dtype=np.float32)[y]
@@ -94,8 +102,7 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     model, data, mean = trained_convnet(args.epochs, args.seed)
     Xv, yv = data["X_val"], data["y_val"]
-    pred = to_numpy(model.loss(Xv)).argmax(axis=1)
-    print(f"validation accuracy {np.mean(pred == yv):.4f} after {args.epochs} epochs")
+    pred = report_validation(model, data, args.epochs)
 
     # saliency: the first correctly classified validation image of each class (the
     # first of the class if the net gets none of it right, after very short training)
