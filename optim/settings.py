@@ -18,7 +18,7 @@ from layers.backend import is_array
 
 from .schedules import SCHEDULES
 
-__all__ = ["SETTINGS", "check_settings", "check_data"]
+__all__ = ["SETTINGS", "check_settings", "check_data", "model_frozen", "model_lr_scale"]
 
 FN = "Solver"
 
@@ -127,3 +127,34 @@ def check_data(data) -> dict:
                             f"{y.dtype}")
         out[f"X_{split}"], out[f"y_{split}"] = X, y
     return out
+
+
+# --- what a model says of its own params: which are frozen, which train at another rate ---
+
+def model_frozen(model) -> set:
+    """``model.frozen`` (names of params never updated; empty when absent), checked."""
+    frozen = set(getattr(model, "frozen", None) or ())
+    unknown = sorted(frozen - set(model.params))
+    if unknown:
+        raise ValueError(f"{FN}: model.frozen names {unknown}, which are not params; "
+                         f"params are {sorted(model.params)}")
+    return frozen
+
+
+def model_lr_scale(model) -> dict:
+    """``model.lr_scale`` ({param name: factor}; empty when absent), checked: each named
+    param steps at factor times the rate every other param gets (layer-wise rates,
+    e.g. a decay per block when fine-tuning a pretrained net). A factor must be a
+    finite number > 0 (0 is ``model.frozen``'s job)."""
+    scale = dict(getattr(model, "lr_scale", None) or {})
+    unknown = sorted(set(scale) - set(model.params))
+    if unknown:
+        raise ValueError(f"{FN}: model.lr_scale names {unknown}, which are not params; "
+                         f"params are {sorted(model.params)}")
+    for k, f in scale.items():
+        if isinstance(f, bool) or not isinstance(f, (int, float, np.floating, np.integer)):
+            raise TypeError(f"{FN}: model.lr_scale[{k!r}] must be a number; "
+                            f"got {type(f).__name__}")
+        if not (np.isfinite(f) and f > 0):
+            raise ValueError(f"{FN}: model.lr_scale[{k!r}] must be finite and > 0; got {f}")
+    return {k: float(f) for k, f in scale.items()}

@@ -44,7 +44,7 @@ from . import rules as _rules
 from .checkpoint import load_checkpoint, save_checkpoint
 from .placement import Placement
 from .schedules import cosine, linear_warmup, step_decay
-from .settings import SETTINGS, check_data, check_settings
+from .settings import SETTINGS, check_data, check_settings, model_frozen, model_lr_scale
 from .state import RunState, params_like
 from .step_stats import first_nonfinite, global_norm, keep_if, plain_values
 
@@ -98,6 +98,9 @@ class Solver:
     Frozen params: the names in ``model.frozen`` (when the model has it) are never
     updated and their update rule is never called, so its state (Adam's m, v, t) stays
     as it was; their gradients are ignored and may be left out of ``loss``'s grads.
+    Layer-wise rates: ``model.lr_scale`` ({name: factor > 0}, when the model has it)
+    steps each named param at factor times the rate of the step (the schedule's, or
+    the config's own); the saved configs and ``lr_history`` keep the unscaled rate.
     """
 
     # CS231n's attributes are the fields of self.state (one object to save and restore)
@@ -237,7 +240,7 @@ class Solver:
               v.range_known(X, *self.placement.id_range(X_train)),
               v.range_known(y, *self.placement.id_range(y_train))):
             loss, grads = self.model.loss(X, y)
-        frozen = self._frozen()
+        frozen = model_frozen(self.model)
         trainable = [p for p in self.model.params if p not in frozen]
         if not set(trainable) <= set(grads) <= set(self.model.params):
             raise ValueError(f"Solver: model.loss returned grads for {sorted(grads)} but "
@@ -258,12 +261,22 @@ class Solver:
         lr = self._scheduled_rate()
         if lr is not None:
             configs = {p: {**c, "learning_rate": lr} for p, c in configs.items()}
+        scale = model_lr_scale(self.model)
         new_params, new_configs = {}, dict(self.optim_configs)  # frozen: as they were
         for p in trainable:
             # a copy: a rule stores its state in the dict it is handed (CS231n), and a
             # step that diverges must leave the Solver's state as it was
+            config = dict(configs[p])
+            if p in scale:  # this step only: the config keeps the run's own rate
+                rate = config.get("learning_rate", self.base_lr)
+                if rate is None:
+                    raise ValueError(f"Solver: model.lr_scale scales {p!r}, but the rule "
+                                     f"{self.rule_name!r} has no learning_rate to scale")
+                config["learning_rate"] = rate * scale[p]
             new_params[p], new_configs[p] = self.update_rule(self.model.params[p], grads[p],
-                                                             dict(configs[p]))
+                                                             config)
+            if p in scale:
+                new_configs[p]["learning_rate"] = rate
         flags += [xp.isfinite(w).all() for w in new_params.values()]
         row.append(xp.stack(flags).astype(xp.float64))
         first = new_configs[trainable[0]] if trainable else {}
@@ -317,15 +330,6 @@ class Solver:
             st.lr_history.append(lr)
             if clip:
                 st.grad_norm_history.append(float(row[1]))
-
-    def _frozen(self) -> set:
-        """``model.frozen`` (names of params never updated; empty when absent), checked."""
-        frozen = set(getattr(self.model, "frozen", None) or ())
-        unknown = sorted(frozen - set(self.model.params))
-        if unknown:
-            raise ValueError(f"Solver: model.frozen names {unknown}, which are not params; "
-                             f"params are {sorted(self.model.params)}")
-        return frozen
 
     # --- the loop ----------------------------------------------------------------------
 
