@@ -41,8 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from layerkit.plots import plot_transfer  # noqa: E402
 from layerkit.tokenizer import Tokenizer  # noqa: E402
 from layerkit.topic_task import topic_task  # noqa: E402
-from layerkit.transfer import (char_ids, classifier_like, copy_params, finetune,  # noqa: E402
-                               freeze_lower, mlm_report, pretrain_bert, pretrain_lstm)
+from layerkit.transfer import (BERT_ARCH, char_ids, classifier_like, copy_params, finetune,  # noqa: E402
+                               freeze_lower, layer_decay, mlm_report, pretrain_bert, pretrain_lstm)
 from optim import history_dict  # noqa: E402
 
 MODES = ("scratch", "pretrained, all layers", "pretrained, lower layers frozen")
@@ -67,6 +67,10 @@ def _runs(name, pretrained, inputs, task, labels_per_class, a, histories, say, l
                     copy_params(pretrained.params, model)
                 if mode.endswith("frozen"):
                     freeze_lower(model)
+                if name == "BERT":
+                    model.reg = a.finetune_reg
+                    if mode != "scratch" and a.layer_decay != 1:
+                        layer_decay(model, a.layer_decay)
                 solver = finetune(model, data, epochs=epochs, batch_size=a.batch_size, lr=lr,
                                   probe_epochs=a.probe_epochs, probe_lr=3 * lr, seed=a.seed)
                 acc = solver.check_accuracy(X_test, task.test_labels)
@@ -86,7 +90,13 @@ def main(argv=None):
     p.add_argument("--pretrain-epochs", type=int, default=12,
                    help="12: masked accuracy 0.29 where 4 gives 0.16 (README)")
     p.add_argument("--copies", type=int, default=8, help="masks of the text per epoch")
+    p.add_argument("--embed-dim", type=int, default=BERT_ARCH["embed_dim"],
+                   help="BERT's width (128 with --ff-dim 512 is BERT-Tiny's; README)")
+    p.add_argument("--ff-dim", type=int, default=BERT_ARCH["ff_dim"],
+                   help="BERT's feed-forward width")
     p.add_argument("--dropout", type=float, default=0.1, help="BERT's, in pretraining")
+    p.add_argument("--mask-frac", type=float, default=0.15,
+                   help="positions masked in pretraining (BERT's 0.15; the report masks 0.15)")
     p.add_argument("--lstm-epochs", type=int, default=4)
     p.add_argument("--labels", default="5,20,100", help="labels per class to try")
     p.add_argument("--steps", type=int, default=200, help="fine-tuning steps per run")
@@ -95,6 +105,11 @@ def main(argv=None):
     p.add_argument("--probe-epochs", type=int, default=10,
                    help="epochs of the head alone (rate 3x) before fine-tuning; 0: none")
     p.add_argument("--finetune-lr", type=float, default=1e-3)
+    p.add_argument("--finetune-reg", type=float, default=0.0,
+                   help="BERT's L2 weight decay in fine-tuning (every arm)")
+    p.add_argument("--layer-decay", type=float, default=1.0,
+                   help="layer-wise rates from the pretrained encoder: each layer down steps "
+                        "at this factor of the one above (1: one rate; README)")
     p.add_argument("--finetune-dropout", type=float, default=0.0,
                    help="BERT's drop probability in fine-tuning (every arm)")
     p.add_argument("--lstm-finetune-lr", type=float, default=1e-2,
@@ -125,7 +140,8 @@ def main(argv=None):
             f"and {len(task.extra_texts)} docstring snippets (the pretraining text), "
             f"{len(task.test_texts)} test; tokenizer: {tok.vocab_size} tokens")
         mlm, solver = pretrain_bert(task, tok, epochs=a.pretrain_epochs, copies=a.copies,
-                                    dropout=a.dropout, seed=a.seed)
+                                    dropout=a.dropout, seed=a.seed, embed_dim=a.embed_dim,
+                                    ff_dim=a.ff_dim, mask_frac=a.mask_frac)
         report = mlm_report(mlm, tok, task.val_texts, task.pretrain_texts)
         uni = report["unigram"]
         say(f"BERT masked LM on the validation snippets: accuracy {report['accuracy']:.3f} "

@@ -70,12 +70,14 @@ def mask_tokens(ids, special_ids, mask_id: int, vocab_size: int, rng, *, frac: f
     return X, y
 
 
-def mlm_data(tok, texts, *, copies: int = 1, seed=0, max_len: int | None = None):
+def mlm_data(tok, texts, *, copies: int = 1, seed=0, max_len: int | None = None,
+             frac: float = 0.15):
     """``{'X': (copies N, T), 'y': (copies N, T)}``: ``texts`` encoded by the tokenizer
-    ``tok`` ([CLS] ... [SEP] [PAD]), repeated ``copies`` times with independent masks."""
+    ``tok`` ([CLS] ... [SEP] [PAD]), repeated ``copies`` times with independent masks
+    (``frac`` of each sequence's candidate positions chosen: BERT's 0.15 by default)."""
     ids = tok.encode_batch(texts, max_len)
     rng = np.random.default_rng(seed)
-    parts = [mask_tokens(ids, tok.special_ids, tok.mask_id, tok.vocab_size, rng)
+    parts = [mask_tokens(ids, tok.special_ids, tok.mask_id, tok.vocab_size, rng, frac=frac)
              for _ in range(copies)]
     return {"X": np.concatenate([p[0] for p in parts]), "y": np.concatenate([p[1] for p in parts])}
 

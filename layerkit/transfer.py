@@ -33,6 +33,7 @@ from .tokenizer import Tokenizer
 from .topic_task import topic_task
 
 __all__ = ["BERT_ARCH", "LSTM_ARCH", "copy_params", "fresh_dropout_masks", "freeze_lower",
+           "layer_decay",
            "pretrain_bert", "mlm_report", "char_ids", "pretrain_lstm", "finetune",
            "classifier_like", "mlm_splits", "bert_mlm_data", "bert_cls_data"]
 
@@ -78,23 +79,47 @@ def freeze_lower(model) -> set:
     return names
 
 
+def layer_decay(model, factor: float) -> dict:
+    """Layer-wise rates for fine-tuning a BertClassifier: set and return
+    ``model.lr_scale`` so the head and the final layernorm step at the full rate, the top
+    block at ``factor`` times it, each block below at another ``factor`` down, and the
+    embeddings at ``factor ** (num_layers + 1)``. ``factor`` 1 clears it; > 1 makes the
+    lower layers the faster ones."""
+    if not (isinstance(factor, (int, float)) and math.isfinite(factor) and factor > 0):
+        raise ValueError(f"layer_decay: factor must be a finite number > 0; got {factor!r}")
+    if not isinstance(model, BertClassifier):
+        raise TypeError(f"layer_decay: model must be a BertClassifier; got "
+                        f"{type(model).__name__}")
+    depth = {"W_tok": 0, "W_pos": 0}  # a layer's height: the embeddings 0, block i at i
+    depth.update({k: int(k[3:k.index(".")]) for k in model.params if k.startswith("blk")})
+    top = model.num_layers + 1
+    model.lr_scale = ({} if factor == 1 else
+                      {k: factor ** (top - d) for k, d in depth.items()})
+    return model.lr_scale
+
+
 # --- BERT ---------------------------------------------------------------------------------
 
-def mlm_splits(task, tok, *, copies: int, seed: int, max_len: int) -> dict:
+def mlm_splits(task, tok, *, copies: int, seed: int, max_len: int,
+               mask_frac: float = 0.15) -> dict:
     """The Solver's data for masked-LM pretraining: X_train, y_train (``copies`` masks of
-    the pretraining snippets), X_val, y_val (the validation snippets, masked once)."""
-    train = mlm_data(tok, task.pretrain_texts, copies=copies, seed=seed, max_len=max_len)
+    the pretraining snippets, ``mask_frac`` of the positions chosen), X_val, y_val (the
+    validation snippets, masked once with BERT's 15 %, whatever ``mask_frac``)."""
+    train = mlm_data(tok, task.pretrain_texts, copies=copies, seed=seed, max_len=max_len,
+                     frac=mask_frac)
     val = mlm_data(tok, task.val_texts, seed=seed + 1, max_len=max_len)
     return {"X_train": train["X"], "y_train": train["y"], "X_val": val["X"], "y_val": val["y"]}
 
 
 def pretrain_bert(task, tok, *, epochs=4, copies=8, batch_size=64, lr=2e-3, seed=0,
-                  verbose=False, **arch):
+                  mask_frac=0.15, verbose=False, **arch):
     """A BertMLM pretrained on ``task.pretrain_texts`` with BERT's masking (``copies``
-    masks of the text), validated on the masked validation snippets. Returns
-    ``(model, solver)``; the solver's val accuracy is the masked-token accuracy."""
+    masks of the text; ``mask_frac`` of the positions, 0.15 as BERT), validated on the
+    masked validation snippets. Returns ``(model, solver)``; the solver's val accuracy
+    is the masked-token accuracy."""
     arch = {**BERT_ARCH, **arch}
-    data = mlm_splits(task, tok, copies=copies, seed=seed, max_len=arch["max_len"])
+    data = mlm_splits(task, tok, copies=copies, seed=seed, max_len=arch["max_len"],
+                      mask_frac=mask_frac)
     model = BertMLM(tok.vocab_size, pad_id=tok.pad_id, seed=seed, **arch)
     fresh_dropout_masks(model, seed)
     model.info.update(tok.to_tree())

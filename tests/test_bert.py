@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from gradcheck import GradcheckPrecisionWarning, check_net
-from layerkit.transfer import copy_params, freeze_lower, fresh_dropout_masks
+from layerkit.transfer import copy_params, freeze_lower, fresh_dropout_masks, layer_decay
 from nets import BertClassifier, BertMLM, CharRNNClassifier
 from optim import Solver
 
@@ -158,6 +158,23 @@ def test_solver_rejects_unknown_frozen_names():
                    "y_val": np.zeros(4, int)}, verbose=False)
     with pytest.raises(ValueError, match="model.frozen names \\['nope'\\]"):
         s.train()
+
+
+def test_layer_decay_scales_each_layer_down_from_the_head():
+    c = BertClassifier(V, C, seed=0, **ARCH)  # two blocks
+    scale = layer_decay(c, 0.5)
+    assert scale is c.lr_scale
+    assert scale["W_tok"] == scale["W_pos"] == 0.125
+    assert {scale[k] for k in c.params if k.startswith("blk1.")} == {0.25}
+    assert {scale[k] for k in c.params if k.startswith("blk2.")} == {0.5}
+    assert not {"W_cls", "b_cls", "lnf_gamma", "lnf_beta"} & set(scale)  # full rate
+    assert layer_decay(c, 1.0) == {} and c.lr_scale == {}
+    with pytest.raises(ValueError, match="layer_decay: factor must be a finite number > 0; "
+                                         "got 0"):
+        layer_decay(c, 0)
+    with pytest.raises(TypeError, match="layer_decay: model must be a BertClassifier; got "
+                                        "BertMLM"):
+        layer_decay(BertMLM(V, seed=0, **ARCH), 0.5)
 
 
 def test_pretrained_encoder_carries_over():

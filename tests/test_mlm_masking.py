@@ -73,6 +73,16 @@ def test_mlm_data_copies_differ():
                                                                               d["y"][4:])
 
 
+def test_mlm_data_masks_the_fraction_it_is_given():
+    text = "the value of x is returned by the function that was called with it"
+    tok = Tokenizer.train(text * 3, 5)
+    candidates = len(tok.encode(text))  # the tokens between [CLS] and [SEP]
+    for frac in (0.15, 0.4):
+        d = mlm_data(tok, [text], copies=50, seed=1, frac=frac)
+        counts = (d["y"] != IGNORE).sum(axis=1)
+        assert (counts == max(1, round(frac * candidates))).all(), (frac, counts[:3])
+
+
 def test_unigram_baseline_by_hand():
     """Counts of 5, 5, 6, 6, 6 over a vocabulary of 8 (specials 0..4): add-one gives
     counts 3, 4, 1, so p(5) = 3/8, p(6) = 4/8, p(7) = 1/8."""
