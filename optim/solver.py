@@ -45,7 +45,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .placement import Placement
 from .schedules import cosine, linear_warmup, step_decay
 from .settings import SETTINGS, check_data, check_settings, model_frozen, model_lr_scale
-from .state import RunState, params_like
+from .state import RunState, generator_from_state, params_like
 from .step_stats import first_nonfinite, global_norm, keep_if, plain_values
 
 __all__ = ["Solver", "TrainingDivergedError"]
@@ -81,6 +81,12 @@ def _state_field(name: str, read_pending: bool = False) -> property:
 
     return property(get, lambda self, value: setattr(self.state, name, value),
                     doc=f"The run's {name} (a field of ``Solver.state``).")
+
+
+def _dropout_param(model) -> dict:
+    """``model.dropout_param`` (CS231n's nets and the kit's), or {} when it has none."""
+    d = getattr(model, "dropout_param", None)
+    return d if isinstance(d, dict) else {}
 
 
 class Solver:
@@ -461,10 +467,16 @@ class Solver:
         return []
 
     def _model_state(self):
-        # arrays and plain values only (a dropout seed may be a Generator: not state to keep)
+        # arrays and plain values of the state dicts; a dropout whose seed is a Generator
+        # (a new mask every step) keeps the Generator's state, so a resume continues its
+        # stream instead of replaying the masks of the first steps
         plain = (bool, int, float, str, type(None), np.generic)
-        return {"state_dicts": [{k: v for k, v in d.items() if is_array(v) or
-                                 isinstance(v, plain)} for d in self._state_dicts()]}
+        out = {"state_dicts": [{k: v for k, v in d.items() if is_array(v) or
+                                isinstance(v, plain)} for d in self._state_dicts()]}
+        rng = _dropout_param(self.model).get("seed")
+        if isinstance(rng, np.random.Generator):
+            out["dropout_rng"] = rng.bit_generator.state
+        return out
 
     def checkpoint_state(self) -> dict:
         """Everything a resume needs, as a tree of arrays and JSON values."""
@@ -536,6 +548,9 @@ class Solver:
         model.params.update(params_like(model.params, ck["params"], xp, "params", path))
         for d, s in zip(live, saved, strict=True):
             d.update({k: to_xp(v, xp) if is_array(v) else v for k, v in s.items()})
+        dropout_rng = ck["model_state"].get("dropout_rng")
+        if dropout_rng is not None and _dropout_param(model):  # (older checkpoints: none)
+            model.dropout_param["seed"] = generator_from_state(dropout_rng, path)
         solver.state = state
         solver.last_checkpoint = str(path)
         return solver

@@ -78,7 +78,7 @@ class RunState:
                              f"params {sorted(params)}")
         best = tree["best_params"]
         state = cls(
-            rng=_generator(tree["rng"], path), optim_configs=configs,
+            rng=generator_from_state(tree["rng"], path), optim_configs=configs,
             epoch=int(tree["epoch"]), iteration=int(tree["iteration"]),
             best_val_acc=tree["best_val_acc"],
             best_params=params_like(params, best, xp, "best params", path) if best else {},
@@ -104,7 +104,7 @@ def params_like(target: dict, saved: dict, xp, what: str, path) -> dict:
     return out
 
 
-def _generator(state: dict, path) -> np.random.Generator:
+def generator_from_state(state: dict, path) -> np.random.Generator:
     """A Generator in the saved state; only numpy's own bit generators are constructed."""
     name = state.get("bit_generator") if isinstance(state, dict) else None
     if name not in _BIT_GENERATORS:

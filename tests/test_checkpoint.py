@@ -225,6 +225,30 @@ def test_resume_equals_uninterrupted_with_batchnorm_and_dropout(tmp_path, xp):
                                    atol=1e-12)
 
 
+def test_resume_continues_the_stream_of_fresh_dropout_masks(tmp_path, xp):
+    """A net whose dropout draws from a Generator (a new mask every step) resumes with the
+    Generator where the run left it, not where a newly built net starts it (which would
+    replay the first epochs' masks): the resumed run is the straight run."""
+    def make():
+        net = FullyConnectedNet([12, 10], input_dim=5, num_classes=3,
+                                dropout_keep_ratio=0.7, weight_scale=0.3, dtype=np.float64,
+                                seed=5).to(xp)
+        net.dropout_param["seed"] = np.random.default_rng(11)  # as layerkit-train builds it
+        return net
+
+    data = blobs(n=160, seed=9)
+    kw = dict(update_rule="adam", optim_config={"learning_rate": 5e-3}, num_epochs=4,
+              batch_size=20, seed=3, verbose=False)
+    Solver(make(), data, checkpoint_name=str(tmp_path / "a"), **kw).train()
+    Solver(make(), data, checkpoint_name=str(tmp_path / "b"), **kw).train(max_epochs=2)
+    Solver.resume(str(tmp_path / "b_epoch_2.npz"), make(), data).train()
+    a = load_checkpoint(tmp_path / "a_epoch_4.npz")
+    b = load_checkpoint(tmp_path / "b_epoch_4.npz")
+    for k in a["params"]:
+        np.testing.assert_array_equal(b["params"][k], a["params"][k])
+    assert a["model_state"]["dropout_rng"] == b["model_state"]["dropout_rng"]
+
+
 @pytest.mark.parametrize("saved_on, resumed_on", [("numpy", "device"), ("device", "numpy")])
 def test_a_checkpoint_resumes_on_the_other_backend(tmp_path, device, saved_on, resumed_on):
     """A run checkpointed on a device resumes on the CPU and the other way round: params,

@@ -153,3 +153,25 @@ def test_a_real_sigint_from_outside_then_resume(tmp_path):
     ref = tmp_path / "ref"
     assert T.main([*args[:-1], str(ref), "--no-track"]) == 0
     assert_same_run(ref, tmp_path / "run", 60)
+
+
+def test_a_language_model_with_fresh_dropout_masks_resumes_exactly(tmp_path):
+    """gpt-lm with --dropout draws a new mask every step from a Generator seeded by
+    --seed; stopped by Ctrl-C after epoch 1 and resumed, it continues that Generator (the
+    checkpoint holds its state) and ends where a straight run ends."""
+    args = ["--net", "gpt-lm", "--epochs", "2", "--max-chars", "4000", "--embed", "16",
+            "--heads", "2", "--layers", "1", "--batch-size", "16", "--seq-len", "16",
+            "--dropout", "0.2", "--dtype", "float64", "--sample-len", "0", "--no-track",
+            "-q"]
+    assert T.main([*args, "--out", str(tmp_path / "straight")]) == 0
+    steps = len(json.loads((tmp_path / "straight" / "history.json").read_text())["loss"])
+    stop = steps // 2 + 1  # a step of epoch 2: its masks come from the resumed Generator
+    r = _with_signal([*args, "--out", "run"], tmp_path, "SIGINT", stop)
+    assert r.returncode == 130, r.stderr
+    ckpt = json.loads((tmp_path / "run" / "run.json").read_text())["resume_from"]
+    r = _train(["--resume", ckpt, "-q"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    ma = load_checkpoint(tmp_path / "straight" / "model.npz")
+    mb = load_checkpoint(tmp_path / "run" / "model.npz")
+    for k in ma["params"]:
+        np.testing.assert_allclose(mb["params"][k], ma["params"][k], rtol=0, atol=1e-12)
