@@ -38,11 +38,13 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
+from layerkit.cli_types import nonneg_float, positive_float, positive_int, probability  # noqa: E402
 from layerkit.plots import plot_transfer  # noqa: E402
 from layerkit.tokenizer import Tokenizer  # noqa: E402
 from layerkit.topic_task import topic_task  # noqa: E402
-from layerkit.transfer import (BERT_ARCH, char_ids, classifier_like, copy_params, finetune,  # noqa: E402
-                               freeze_lower, layer_decay, mlm_report, pretrain_bert, pretrain_lstm)
+from layerkit.transfer import (BERT_ARCH, char_ids, classifier_like, copy_params,  # noqa: E402
+                               finetune, freeze_lower, layer_decay, mlm_report,
+                               pretrain_bert, pretrain_lstm)
 from optim import history_dict  # noqa: E402
 
 MODES = ("scratch", "pretrained, all layers", "pretrained, lower layers frozen")
@@ -90,12 +92,12 @@ def main(argv=None):
     p.add_argument("--pretrain-epochs", type=int, default=12,
                    help="12: masked accuracy 0.29 where 4 gives 0.16 (README)")
     p.add_argument("--copies", type=int, default=8, help="masks of the text per epoch")
-    p.add_argument("--embed-dim", type=int, default=BERT_ARCH["embed_dim"],
+    p.add_argument("--embed-dim", type=positive_int, default=BERT_ARCH["embed_dim"],
                    help="BERT's width (128 with --ff-dim 512 is BERT-Tiny's; README)")
-    p.add_argument("--ff-dim", type=int, default=BERT_ARCH["ff_dim"],
+    p.add_argument("--ff-dim", type=positive_int, default=BERT_ARCH["ff_dim"],
                    help="BERT's feed-forward width")
     p.add_argument("--dropout", type=float, default=0.1, help="BERT's, in pretraining")
-    p.add_argument("--mask-frac", type=float, default=0.15,
+    p.add_argument("--mask-frac", type=probability, default=0.15,
                    help="positions masked in pretraining (BERT's 0.15; the report masks 0.15)")
     p.add_argument("--lstm-epochs", type=int, default=4)
     p.add_argument("--labels", default="5,20,100", help="labels per class to try")
@@ -105,9 +107,9 @@ def main(argv=None):
     p.add_argument("--probe-epochs", type=int, default=10,
                    help="epochs of the head alone (rate 3x) before fine-tuning; 0: none")
     p.add_argument("--finetune-lr", type=float, default=1e-3)
-    p.add_argument("--finetune-reg", type=float, default=0.0,
+    p.add_argument("--finetune-reg", type=nonneg_float, default=0.0,
                    help="BERT's L2 weight decay in fine-tuning (every arm)")
-    p.add_argument("--layer-decay", type=float, default=1.0,
+    p.add_argument("--layer-decay", type=positive_float, default=1.0,
                    help="layer-wise rates from the pretrained encoder: each layer down steps "
                         "at this factor of the one above (1: one rate; README)")
     p.add_argument("--finetune-dropout", type=float, default=0.0,
