@@ -99,6 +99,9 @@ def main(argv=None):
     p.add_argument("--dropout", type=float, default=0.1, help="BERT's, in pretraining")
     p.add_argument("--mask-frac", type=probability, default=0.15,
                    help="positions masked in pretraining (BERT's 0.15; the report masks 0.15)")
+    p.add_argument("--nsp", action="store_true",
+                   help="pretrain with next-sentence prediction too (BERT's two tasks; "
+                        "nets.BertPretraining)")
     p.add_argument("--lstm-epochs", type=int, default=4)
     p.add_argument("--labels", default="5,20,100", help="labels per class to try")
     p.add_argument("--steps", type=int, default=200, help="fine-tuning steps per run")
@@ -143,7 +146,7 @@ def main(argv=None):
             f"{len(task.test_texts)} test; tokenizer: {tok.vocab_size} tokens")
         mlm, solver = pretrain_bert(task, tok, epochs=a.pretrain_epochs, copies=a.copies,
                                     dropout=a.dropout, seed=a.seed, embed_dim=a.embed_dim,
-                                    ff_dim=a.ff_dim, mask_frac=a.mask_frac)
+                                    ff_dim=a.ff_dim, mask_frac=a.mask_frac, nsp=a.nsp)
         report = mlm_report(mlm, tok, task.val_texts, task.pretrain_texts)
         uni = report["unigram"]
         say(f"BERT masked LM on the validation snippets: accuracy {report['accuracy']:.3f} "

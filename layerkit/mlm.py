@@ -13,6 +13,14 @@ token at the chosen positions and ``IGNORE`` (-1) everywhere else, so a loss ove
 
 Several ``copies`` of the text with different masks (BERT's ``dupe_factor``) give the
 Solver a fixed training set whose masks still vary.
+
+Next-sentence prediction (BERT's other pretraining task, ``nets.BertPretraining``): each
+text is cut in two at the whitespace nearest its middle, A and B; half the pairs keep
+their own B ("is next"), the other half take the B of another text drawn at random
+("not next"). A pair is encoded [CLS] A [SEP] B [SEP] and masked as above; its label
+rides in y[:, 0], the [CLS] position no mask ever chooses.
+
+    data = nsp_data(tok, texts, copies=4, seed=0, max_len=64)   # X, y as mlm_data's
 """
 
 from __future__ import annotations
@@ -21,9 +29,10 @@ import math
 
 import numpy as np
 
-__all__ = ["IGNORE", "mask_tokens", "mlm_data", "unigram_baseline"]
+from nets.bert import IGNORE, IS_NEXT, NOT_NEXT
 
-IGNORE = -1
+__all__ = ["IGNORE", "IS_NEXT", "NOT_NEXT", "mask_tokens", "mlm_data", "nsp_data",
+           "split_in_two", "unigram_baseline"]
 
 
 def mask_tokens(ids, special_ids, mask_id: int, vocab_size: int, rng, *, frac: float = 0.15,
@@ -80,6 +89,54 @@ def mlm_data(tok, texts, *, copies: int = 1, seed=0, max_len: int | None = None,
     parts = [mask_tokens(ids, tok.special_ids, tok.mask_id, tok.vocab_size, rng, frac=frac)
              for _ in range(copies)]
     return {"X": np.concatenate([p[0] for p in parts]), "y": np.concatenate([p[1] for p in parts])}
+
+
+def split_in_two(text: str) -> tuple[str, str]:
+    """``text`` cut at the whitespace nearest its middle (A ends before it, B starts with
+    it; ties go to the earlier one), or at the middle when it has none: A + B == text.
+    A cut between words keeps "B continues A" from being read off a split word."""
+    mid = len(text) // 2
+    spaces = [i for i, c in enumerate(text) if c.isspace() and 0 < i < len(text)]
+    cut = min(spaces, key=lambda i: abs(i - mid)) if spaces else mid
+    return text[:cut], text[cut:]
+
+
+def nsp_data(tok, texts, *, copies: int = 1, seed=0, max_len: int = 64,
+             frac: float = 0.15):
+    """``{'X': (copies N, T), 'y': (copies N, T)}`` for ``nets.BertPretraining``: each
+    text as a pair [CLS] A [SEP] B [SEP] (see the module doc; each copy draws its own
+    partners and masks), padded to ``max_len`` (a pair longer than that loses tokens from
+    the end of its longer segment, as BERT's ``truncate_seq_pair``), masked as
+    ``mask_tokens`` (``frac`` of the non-special positions), y[:, 0] the pair's label,
+    IS_NEXT or NOT_NEXT, each with probability 1/2."""
+    texts = list(texts)
+    if len(texts) < 2:
+        raise ValueError(f"nsp_data: texts must hold at least 2 texts (a pair that is not "
+                         f"next takes another text's second half); got {len(texts)}")
+    if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 5:
+        raise ValueError(f"nsp_data: max_len must be an int >= 5 ([CLS] A [SEP] B [SEP] "
+                         f"with one token each); got {max_len!r}")
+    halves = [split_in_two(t) for t in texts]
+    first = [tok.encode(a) for a, _ in halves]
+    second = [tok.encode(b) for _, b in halves]
+    rng = np.random.default_rng(seed)
+    N, X, codes = len(texts), [], []
+    for _ in range(copies):
+        is_next = rng.random(N) < 0.5
+        other = (np.arange(N) + rng.integers(1, N, N)) % N  # uniform over the other texts
+        ids = np.full((N, max_len), tok.pad_id, dtype=np.int64)
+        for n in range(N):
+            a, b = list(first[n]), list(second[n if is_next[n] else other[n]])
+            while len(a) + len(b) > max_len - 3:  # pop from the longer segment's end
+                (a if len(a) > len(b) else b).pop()
+            row = [tok.cls_id, *a, tok.sep_id, *b, tok.sep_id]
+            ids[n, :len(row)] = row
+        X.append(ids)
+        codes.append(np.where(is_next, IS_NEXT, NOT_NEXT))
+    Xm, y = mask_tokens(np.concatenate(X), tok.special_ids, tok.mask_id, tok.vocab_size,
+                        rng, frac=frac)
+    y[:, 0] = np.concatenate(codes)
+    return {"X": Xm, "y": y}
 
 
 def unigram_baseline(train_ids, targets, vocab_size: int, special_ids=()):

@@ -24,18 +24,18 @@ import math
 
 import numpy as np
 
-from nets import BertClassifier, BertMLM, CharRNNClassifier, CharRNNLM
+from nets import BertClassifier, BertMLM, BertPretraining, CharRNNClassifier, CharRNNLM
 from optim import Solver, load_checkpoint
 
-from .mlm import IGNORE, mlm_data, unigram_baseline
+from .mlm import IGNORE, IS_NEXT, mlm_data, nsp_data, unigram_baseline
 from .text import sequence_windows
 from .tokenizer import Tokenizer
 from .topic_task import topic_task
 
 __all__ = ["BERT_ARCH", "LSTM_ARCH", "copy_params", "fresh_dropout_masks", "freeze_lower",
-           "layer_decay",
-           "pretrain_bert", "mlm_report", "char_ids", "pretrain_lstm", "finetune",
-           "classifier_like", "mlm_splits", "bert_mlm_data", "bert_cls_data"]
+           "layer_decay", "pretrain_bert", "mlm_report", "nsp_accuracy", "char_ids",
+           "pretrain_lstm", "finetune", "classifier_like", "mlm_splits", "bert_mlm_data",
+           "bert_cls_data"]
 
 LN2 = math.log(2.0)
 BERT_ARCH = {"embed_dim": 64, "num_heads": 4, "num_layers": 2, "ff_dim": 256, "max_len": 64}
@@ -101,26 +101,31 @@ def layer_decay(model, factor: float) -> dict:
 # --- BERT ---------------------------------------------------------------------------------
 
 def mlm_splits(task, tok, *, copies: int, seed: int, max_len: int,
-               mask_frac: float = 0.15) -> dict:
+               mask_frac: float = 0.15, nsp: bool = False) -> dict:
     """The Solver's data for masked-LM pretraining: X_train, y_train (``copies`` masks of
-    the pretraining snippets, ``mask_frac`` of the positions chosen), X_val, y_val (the
-    validation snippets, masked once with BERT's 15 %, whatever ``mask_frac``)."""
-    train = mlm_data(tok, task.pretrain_texts, copies=copies, seed=seed, max_len=max_len,
-                     frac=mask_frac)
+    the pretraining snippets, ``mask_frac`` of the positions chosen; with ``nsp``, each
+    snippet as a next-sentence pair, ``layerkit.mlm.nsp_data``), X_val, y_val (the
+    validation snippets, whole and masked once with BERT's 15 %, whatever the options)."""
+    build = nsp_data if nsp else mlm_data
+    train = build(tok, task.pretrain_texts, copies=copies, seed=seed, max_len=max_len,
+                  frac=mask_frac)
     val = mlm_data(tok, task.val_texts, seed=seed + 1, max_len=max_len)
     return {"X_train": train["X"], "y_train": train["y"], "X_val": val["X"], "y_val": val["y"]}
 
 
 def pretrain_bert(task, tok, *, epochs=4, copies=8, batch_size=64, lr=2e-3, seed=0,
-                  mask_frac=0.15, verbose=False, **arch):
+                  mask_frac=0.15, nsp=False, verbose=False, **arch):
     """A BertMLM pretrained on ``task.pretrain_texts`` with BERT's masking (``copies``
     masks of the text; ``mask_frac`` of the positions, 0.15 as BERT), validated on the
-    masked validation snippets. Returns ``(model, solver)``; the solver's val accuracy
-    is the masked-token accuracy."""
+    masked validation snippets; with ``nsp``, a BertPretraining trained on masked
+    next-sentence pairs of the same snippets (BERT's masked LM plus next-sentence
+    prediction). Returns ``(model, solver)``; the solver's val accuracy is the
+    masked-token accuracy."""
     arch = {**BERT_ARCH, **arch}
     data = mlm_splits(task, tok, copies=copies, seed=seed, max_len=arch["max_len"],
-                      mask_frac=mask_frac)
-    model = BertMLM(tok.vocab_size, pad_id=tok.pad_id, seed=seed, **arch)
+                      mask_frac=mask_frac, nsp=nsp)
+    model = (BertPretraining if nsp else BertMLM)(tok.vocab_size, pad_id=tok.pad_id,
+                                                 seed=seed, **arch)
     fresh_dropout_masks(model, seed)
     model.info.update(tok.to_tree())
     solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": lr},
@@ -152,6 +157,16 @@ def mlm_report(model, tok, texts, train_texts, *, seed=1, batch_size=64) -> dict
     targets = y[y != IGNORE]
     chars = np.asarray([len(tok.tokens[i]) for i in targets], dtype=np.float64)
     return _figures(nats, correct, chars, targets, tok, tok.encode("\n".join(train_texts)))
+
+
+def nsp_accuracy(model, tok, texts, *, seed=1, batch_size=64) -> float:
+    """Next-sentence accuracy of a ``nets.BertPretraining`` on the pairs ``nsp_data``
+    makes of ``texts`` (seeded; half continue their text, so chance is 0.5)."""
+    data = nsp_data(tok, texts, seed=seed, max_len=model.max_len)
+    X, is_next = data["X"], data["y"][:, 0] == IS_NEXT
+    pred = np.concatenate([np.asarray(model.nsp_scores(X[s:s + batch_size])).argmax(axis=1)
+                           for s in range(0, len(X), batch_size)])
+    return float((pred == is_next).mean())
 
 
 def _figures(nats, correct, chars, targets, tok, train_ids) -> dict:

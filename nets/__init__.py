@@ -1,7 +1,7 @@
 """Nets composed from ``layers``: each holds ``params`` and has ``loss(X, y=None)``."""
 
 from .base import Model
-from .bert import BertClassifier, BertMLM
+from .bert import BertClassifier, BertMLM, BertPretraining
 from .captioning import CaptioningRNN
 from .char_lm import CharMLPLM, CharRNNLM
 from .conv import ResidualConvNet, ThreeLayerConvNet
@@ -19,5 +19,5 @@ __all__: list[str] = ["Model", "TwoLayerNet", "FullyConnectedNet", "ThreeLayerCo
                       "ResidualConvNet", "CaptioningRNN", "CharMLPLM", "CharRNNLM", "GCN",
                       "TransformerLM", "Seq2SeqTransformer", "DistilledNet",
                       "Tensor", "apply", "apply_loss", "no_grad", "Module", "Parameter",
-                      "Sequential", "ModuleNet", "BertMLM", "BertClassifier",
+                      "Sequential", "ModuleNet", "BertMLM", "BertPretraining", "BertClassifier",
                       "CharRNNClassifier"]

@@ -26,14 +26,19 @@ import numpy as np
 
 from layers import BLOCK_KEYS, affine_backward, affine_forward
 from layers import validate as v
-from layers.backend import default_rng, get_backend, get_xp, random_normal
+from layers.backend import default_rng, get_backend, get_xp, random_normal, to_numpy
 
 from .base import Model
 from .transformer import TransformerLM, softmax_cross_entropy_inplace
 
-__all__ = ["BertMLM", "BertClassifier", "IGNORE"]
+__all__ = ["BertMLM", "BertPretraining", "BertClassifier", "IGNORE", "NOT_NEXT",
+           "IS_NEXT"]
 
 IGNORE = -1  # an MLM target that is not a chosen position
+# BertPretraining's next-sentence label, in y[:, 0] (the [CLS] position, never a masked
+# one): negative, so an accuracy over targets >= 0 stays the masked-token accuracy, and
+# below IGNORE, so a plain BertMLM refuses such targets instead of reading them as ids
+NOT_NEXT, IS_NEXT = -2, -3
 
 
 class _BertEncoder(Model):
@@ -87,6 +92,26 @@ class _BertEncoder(Model):
                 return layer
         return self.num_layers + 1
 
+    def _pool(self, h, X, pooling):
+        """The sequence summary z (N, E) of final states h (N, T, E): position 0 ([CLS])
+        for 'cls', the mean over the non-[PAD] positions of X for 'mean'; and the cache
+        of ``_pool_backward``."""
+        if pooling == "cls":
+            return h[:, 0], (h.shape, None)
+        keep = (X != self.pad_id).astype(h.dtype)  # (N, T)
+        weights = keep / keep.sum(axis=1, keepdims=True)
+        return (h * weights[:, :, None]).sum(axis=1), (h.shape, weights)
+
+    @staticmethod
+    def _pool_backward(dz, cache):
+        """dh (N, T, E) from dz (N, E)."""
+        shape, weights = cache
+        if weights is None:
+            dh = get_xp(dz).zeros(shape, dtype=dz.dtype)
+            dh[:, 0] = dz
+            return dh
+        return dz[:, None, :] * weights[:, :, None]
+
     def _encode_backward(self, dh, cache) -> dict:
         """Grads of the encoder's params from dh (N, T, E), down to ``_lowest_needed``."""
         N, T, E = dh.shape
@@ -108,31 +133,113 @@ class BertMLM(_BertEncoder):
     def loss(self, X, y=None):
         """Scores (N, T, V) for X, or (loss, grads): see the class doc."""
         X = self._input(X)
-        W = self.params["W_tok"]
         h, cache = self._encode(X, train=y is not None)
-        N, T, E = h.shape
         if y is None:
-            return h @ W.T
-        v.integer_array("BertMLM.loss", "y", y, shape=(N, T),
+            return h @ self.params["W_tok"].T
+        self._check_targets(y, h.shape[:2], IGNORE)
+        loss, dh, dW = self._mlm_loss(h, y)
+        grads = self._encode_backward(dh, cache)
+        if "W_tok" in grads:  # the tied head: the sum of both uses (absent: frozen)
+            grads["W_tok"] += dW
+        return self.regularize(loss, grads), grads
+
+    def _check_targets(self, y, shape, low):
+        """y must be an (N, T) integer array with values in [low, vocab_size)."""
+        name = type(self).__name__
+        v.integer_array(f"{name}.loss", "y", y, shape=shape,
                         what="(N, T) targets, IGNORE (-1) where not chosen")
-        lo, hi = v.value_range(y, IGNORE, self.vocab_size)  # no read when vouched for
-        if lo < IGNORE or hi >= self.vocab_size:
-            raise ValueError(f"BertMLM.loss: y has values in [{lo}, {hi}]; "
-                             f"targets must be in [0, vocab_size = {self.vocab_size}) or "
-                             f"IGNORE ({IGNORE})")
+        lo, hi = v.value_range(y, low, self.vocab_size)  # no read when vouched for
+        if lo < low or hi >= self.vocab_size:
+            raise ValueError(f"{name}.loss: y has values in [{lo}, {hi}]; targets must be "
+                             f"in [0, vocab_size = {self.vocab_size}) or IGNORE ({IGNORE})"
+                             + ("" if low == IGNORE else
+                                f", and y[:, 0] the next-sentence code ({IS_NEXT} or "
+                                f"{NOT_NEXT})"))
+
+    def _mlm_loss(self, h, y):
+        """The masked-LM loss of final states h (N, T, E) against targets y (N, T): the
+        loss, dh (N, T, E) and the tied head's share of dW_tok (V, E)."""
+        W = self.params["W_tok"]
+        N, T, E = h.shape
         xp = get_xp(h)
         flat = h.reshape(N * T, E)
-        chosen = xp.flatnonzero(y.reshape(-1) != IGNORE)  # (M,)
+        chosen = xp.flatnonzero(y.reshape(-1) >= 0)  # (M,)
         if chosen.size == 0:
-            raise ValueError("BertMLM.loss: y chooses no position (every target is IGNORE)")
+            raise ValueError(f"{type(self).__name__}.loss: y chooses no position (every "
+                             "target is IGNORE)")
         hs = flat[chosen]  # (M, E)
         loss, dlogits = softmax_cross_entropy_inplace(hs @ W.T, y.reshape(-1)[chosen])
         dh = xp.zeros_like(flat)
         dh[chosen] = dlogits @ W
-        grads = self._encode_backward(dh.reshape(N, T, E), cache)
-        if "W_tok" in grads:  # the tied head: the sum of both uses (absent: frozen)
-            grads["W_tok"] += dlogits.T @ hs
-        return self.regularize(loss, grads), grads
+        return loss, dh.reshape(N, T, E), dlogits.T @ hs
+
+
+class BertPretraining(BertMLM):
+    """BERT's two pretraining objectives on one encoder: BertMLM's masked LM, and
+    next-sentence prediction (NSP): does the second segment of [CLS] A [SEP] B [SEP]
+    continue the first, or come from elsewhere (Devlin et al. 2019, section 3.1)?
+    Arguments: BertMLM's, and pooling='mean' (the NSP head reads the mean of the final
+    states over non-[PAD] positions, the summary BertClassifier fine-tunes by default;
+    'cls': position 0, as BERT). No segment embeddings: [SEP] marks the boundary, and a
+    fine-tuned classifier sees one segment.
+
+    Params: BertMLM's (so BertClassifier takes them by name) and the NSP head W_nsp
+    (E, 2), b_nsp (2,); class 1 is "B continues A".
+
+    ``loss(X, y)``: X (N, T) masked pairs; y (N, T) the MLM targets (IGNORE where not
+    chosen) with the pair's label in y[:, 0], the [CLS] position: IS_NEXT (-3) or
+    NOT_NEXT (-2) (``layerkit.mlm.nsp_data`` builds both). The loss is the sum of the two
+    mean cross-entropies, as BERT's. ``loss(X)``: the MLM scores (N, T, V);
+    ``nsp_scores(X)``: the NSP scores (N, 2).
+    """
+
+    def __init__(self, vocab_size, max_len=128, embed_dim=64, num_heads=4, num_layers=2,
+                 ff_dim=None, dropout=0.0, pooling="mean", pad_id=0, reg=0.0,
+                 dtype=np.float32, seed=None):
+        super().__init__(vocab_size, max_len, embed_dim, num_heads, num_layers, ff_dim,
+                         dropout, pad_id, reg, dtype, seed)
+        self.pooling = v.choice("BertPretraining", "pooling", pooling, ("cls", "mean"))
+        rng = default_rng(None if seed is None else seed + 2)
+        xp = get_backend()
+        self.params["W_nsp"] = random_normal(rng, (self.embed_dim, 2), self.dtype, xp,
+                                             scale=0.02)
+        self.params["b_nsp"] = xp.zeros(2, dtype=self.dtype)
+
+    def nsp_scores(self, X):
+        """Next-sentence scores (N, 2) of token-id pairs X (N, T), without dropout."""
+        X = self._input(X)
+        h, _ = self._encode(X, train=False)
+        z, _ = self._pool(h, X, self.pooling)
+        return affine_forward(z, self.params["W_nsp"], self.params["b_nsp"])[0]
+
+    def loss(self, X, y=None):
+        """MLM scores (N, T, V) for X, or (loss, grads): see the class doc."""
+        if y is None:
+            return super().loss(X)
+        X = self._input(X)
+        h, cache = self._encode(X, train=True)
+        self._check_targets(y, h.shape[:2], IS_NEXT)
+        xp = get_xp(h)
+        code, rest = y[:, 0], y[:, 1:]
+        lo, hi, rest_lo = (int(m) for m in to_numpy(xp.stack([code.min(), code.max(),
+                                                                rest.min()])))  # one read
+        if lo < IS_NEXT or hi > NOT_NEXT or rest_lo < IGNORE:
+            raise ValueError(f"BertPretraining.loss: y[:, 0] must hold the next-sentence "
+                             f"codes IS_NEXT ({IS_NEXT}) or NOT_NEXT ({NOT_NEXT}) and y[:, 1:] "
+                             f"MLM targets >= IGNORE ({IGNORE}); got y[:, 0] in [{lo}, {hi}] "
+                             f"and y[:, 1:] >= {rest_lo}")
+        loss, dh, dW = self._mlm_loss(h, y)  # y[:, 0] < 0: never a chosen position
+        z, pool = self._pool(h, X, self.pooling)
+        scores, c_nsp = affine_forward(z, self.params["W_nsp"], self.params["b_nsp"])
+        is_next = (code == IS_NEXT).astype(xp.int64)  # (N,) class 1: B continues A
+        nsp_loss, dscores = softmax_cross_entropy_inplace(scores, is_next)
+        dz, dW_nsp, db_nsp = affine_backward(dscores, c_nsp)
+        dh += self._pool_backward(dz, pool)
+        grads = self._encode_backward(dh, cache)
+        if "W_tok" in grads:
+            grads["W_tok"] += dW
+        grads["W_nsp"], grads["b_nsp"] = dW_nsp, db_nsp
+        return self.regularize(loss + nsp_loss, grads), grads
 
 
 class BertClassifier(_BertEncoder):
@@ -163,24 +270,14 @@ class BertClassifier(_BertEncoder):
     def forward(self, X, train):
         """Scores (N, C) for token ids X (N, T), and the cache for backward."""
         h, enc = self._encode(X, train)
-        if self.pooling == "cls":
-            z, weights = h[:, 0], None
-        else:
-            keep = (X != self.pad_id).astype(h.dtype)  # (N, T)
-            weights = keep / keep.sum(axis=1, keepdims=True)
-            z = (h * weights[:, :, None]).sum(axis=1)  # (N, E)
+        z, pool = self._pool(h, X, self.pooling)
         scores, c_cls = affine_forward(z, self.params["W_cls"], self.params["b_cls"])
-        return scores, (h.shape, weights, enc, c_cls)
+        return scores, (pool, enc, c_cls)
 
     def backward(self, dscores, cache):
         """Grads keyed like params (less the frozen ones the backward did not reach)."""
-        shape, weights, enc, c_cls = cache
+        pool, enc, c_cls = cache
         dz, dW, db = affine_backward(dscores, c_cls)
-        if weights is None:
-            dh = get_xp(dz).zeros(shape, dtype=dz.dtype)
-            dh[:, 0] = dz
-        else:
-            dh = dz[:, None, :] * weights[:, :, None]  # (N, T, E)
-        grads = self._encode_backward(dh, enc)
+        grads = self._encode_backward(self._pool_backward(dz, pool), enc)
         grads["W_cls"], grads["b_cls"] = dW, db
         return grads

@@ -1,5 +1,5 @@
-"""nets.BertMLM / BertClassifier / CharRNNClassifier: whole-net gradient checks (both
-heads, both poolings, padding, dropout, L2; float64 and float32), the MLM loss over the
+"""nets.BertMLM / BertPretraining / BertClassifier / CharRNNClassifier: whole-net gradient
+checks (the heads, both poolings, padding, dropout, L2; float64 and float32), the MLM loss over the
 chosen positions only, the padding mask, and frozen params (skipped gradients, unchanged
 by the Solver while the others move)."""
 
@@ -10,7 +10,8 @@ import pytest
 
 from gradcheck import GradcheckPrecisionWarning, check_net
 from layerkit.transfer import copy_params, freeze_lower, fresh_dropout_masks, layer_decay
-from nets import BertClassifier, BertMLM, CharRNNClassifier
+from nets import BertClassifier, BertMLM, BertPretraining, CharRNNClassifier
+from nets.bert import IS_NEXT, NOT_NEXT
 from optim import Solver
 
 V, C = 9, 4
@@ -55,6 +56,60 @@ def test_mlm_gradients(xp, dtype, dropout, reg):
     m = _scaled(BertMLM(V, dropout=dropout, reg=reg, dtype=dtype, seed=1, **ARCH))
     X = _tokens(rng, xp)
     _check(m, X, xp.asarray(_mlm_targets(X, rng)), fast=dtype == np.float32, num_checks=6)
+
+
+def _pair_targets(X, rng):
+    y = _mlm_targets(X, rng)
+    y[:, 0] = [IS_NEXT, NOT_NEXT, IS_NEXT]  # the next-sentence label at [CLS]
+    return y
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("pooling", ["cls", "mean"])
+def test_pretraining_gradients(xp, dtype, pooling):
+    rng = np.random.default_rng(8)
+    m = _scaled(BertPretraining(V, pooling=pooling, dropout=0.2, reg=0.1, dtype=dtype,
+                                seed=1, **ARCH))
+    X = _tokens(rng, xp)
+    _check(m, X, xp.asarray(_pair_targets(X, rng)), fast=dtype == np.float32,
+           num_checks=6)
+
+
+def test_pretraining_loss_is_masked_lm_plus_next_sentence():
+    """BertPretraining's loss is BertMLM's loss of the same encoder on the same targets
+    plus the mean cross-entropy of nsp_scores against the labels (class 1 = IS_NEXT),
+    computed here in float64; the MLM scores and the encoder's params are BertMLM's."""
+    rng = np.random.default_rng(9)
+    m = _scaled(BertPretraining(V, dtype=np.float64, seed=1, **ARCH), 3.0)
+    mlm = BertMLM(V, dtype=np.float64, seed=0, **ARCH)
+    assert set(m.params) - set(mlm.params) == {"W_nsp", "b_nsp"}
+    copy_params(m.params, mlm)
+    X = _tokens(rng, np)
+    y = _pair_targets(X, rng)
+    y_mlm = y.copy()
+    y_mlm[:, 0] = -1
+    z = m.nsp_scores(X)  # (N, 2)
+    logp = z - z.max(1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(1, keepdims=True))
+    nsp = -logp[np.arange(3), [1, 0, 1]].mean()
+    loss, _ = m.loss(X, y)
+    assert abs(float(loss) - (float(mlm.loss(X, y_mlm)[0]) + nsp)) < 1e-12
+    np.testing.assert_array_equal(m.loss(X), mlm.loss(X))
+
+
+def test_pretraining_refuses_targets_without_their_codes():
+    m = BertPretraining(V, seed=0, **ARCH)
+    X = _tokens(np.random.default_rng(10), np)
+    y = _mlm_targets(X, np.random.default_rng(10))
+    with pytest.raises(ValueError, match=r"BertPretraining.loss: y\[:, 0\] must hold the "
+                                         r"next-sentence codes .* got y\[:, 0\] in \[-1, "):
+        m.loss(X, y)  # plain MLM targets: no pair labels
+    y[:, 0] = IS_NEXT
+    y[1, 3] = NOT_NEXT  # a code off the [CLS] column
+    with pytest.raises(ValueError, match=r"y\[:, 1:\] >= -2"):
+        m.loss(X, y)
+    with pytest.raises(ValueError, match="BertMLM.loss: y has values in \\[-3, "):
+        BertMLM(V, seed=0, **ARCH).loss(X, _pair_targets(X, np.random.default_rng(1)))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])

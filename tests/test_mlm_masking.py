@@ -1,12 +1,16 @@
 """layerkit.mlm: BERT's masking recipe (exact 15 % per sequence, 80/10/10 over many draws,
-never a special token, targets only at the chosen positions) and the unigram baseline."""
+never a special token, targets only at the chosen positions), next-sentence pairs (the cut,
+the partners, the labels' proportion, truncation) and the unigram baseline."""
 
 import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from layerkit.mlm import IGNORE, mask_tokens, mlm_data, unigram_baseline
+from layerkit.mlm import (IGNORE, IS_NEXT, NOT_NEXT, mask_tokens, mlm_data, nsp_data,
+                          split_in_two, unigram_baseline)
 from layerkit.tokenizer import Tokenizer
 
 SPECIAL = frozenset(range(5))
@@ -81,6 +85,63 @@ def test_mlm_data_masks_the_fraction_it_is_given():
         d = mlm_data(tok, [text], copies=50, seed=1, frac=frac)
         counts = (d["y"] != IGNORE).sum(axis=1)
         assert (counts == max(1, round(frac * candidates))).all(), (frac, counts[:3])
+
+
+@given(st.text(alphabet="ab \n", max_size=30))
+def test_split_in_two_cuts_at_the_whitespace_nearest_the_middle(text):
+    a, b = split_in_two(text)
+    assert a + b == text
+    inner = [i for i, c in enumerate(text) if c.isspace() and i > 0]
+    if inner:
+        assert b[0].isspace()
+        assert all(abs(len(a) - len(text) // 2) <= abs(i - len(text) // 2) for i in inner)
+    else:
+        assert len(a) == len(text) // 2
+
+
+def _unmasked(d):
+    """The pairs before masking: the original token wherever a target was chosen."""
+    ids = d["X"].copy()
+    chosen = d["y"] >= 0
+    ids[chosen] = d["y"][chosen]
+    return ids
+
+
+def test_nsp_pairs_continue_their_text_or_take_another_ones_second_half():
+    words = [f"w{i}" for i in range(40)]
+    texts = [" ".join(words[4 * n:4 * n + 4]) for n in range(10)]  # 10 disjoint texts
+    tok = Tokenizer.train(" ".join(texts), 0)  # characters: one id per character
+    d = nsp_data(tok, texts, copies=60, seed=3, max_len=40)
+    rows, codes = _unmasked(d), d["y"][:, 0]
+    assert set(np.unique(codes)) == {IS_NEXT, NOT_NEXT}
+    assert abs((codes == IS_NEXT).mean() - 0.5) < 0.07  # 600 pairs: 3.4 standard errors
+    halves = [split_in_two(t) for t in texts]
+    for r, (row, code) in enumerate(zip(rows, codes)):
+        text = tok.decode(row, skip_special=False).replace("[PAD]", "")
+        assert text.startswith("[CLS]") and text.endswith("[SEP]"), text
+        a, b = text[len("[CLS]"):-len("[SEP]")].split("[SEP]")
+        n = r % len(texts)
+        assert a == halves[n][0]
+        partner = [m for m, h in enumerate(halves) if h[1] == b]
+        assert partner == ([n] if code == IS_NEXT else partner) and partner
+        assert (code == IS_NEXT) == (partner[0] == n)
+    assert not np.isin(d["X"][d["y"] >= 0], [tok.cls_id, tok.sep_id, tok.pad_id]).any()
+    assert ((d["y"] >= 0).sum(axis=1) > 0).all()  # every pair has masked positions
+
+
+def test_nsp_pairs_are_cut_to_max_len_from_the_longer_segment():
+    tok = Tokenizer.train("abcdefgh xyz", 0)
+    d = nsp_data(tok, ["abcdefgh xy", "abcdefgh xy"], copies=1, seed=0, max_len=9)
+    row = tok.decode(_unmasked(d)[0], skip_special=False)
+    assert row == "[CLS]abc[SEP] xy[SEP]"  # 6 ids left: A (8) lost its end, B (3) kept
+
+
+def test_nsp_data_bad_input():
+    tok = Tokenizer.train("abc", 0)
+    with pytest.raises(ValueError, match="nsp_data: texts must hold at least 2 texts"):
+        nsp_data(tok, ["abc"])
+    with pytest.raises(ValueError, match="nsp_data: max_len must be an int >= 5"):
+        nsp_data(tok, ["abc", "cab"], max_len=4)
 
 
 def test_unigram_baseline_by_hand():
