@@ -1,5 +1,6 @@
-"""A BERT-style bidirectional encoder (every backward by hand) with its two heads: masked
-language modelling for pretraining and a classifier for fine-tuning.
+"""A BERT-style bidirectional encoder (every backward by hand) with its heads: masked
+language modelling (and BERT's next-sentence prediction beside it) for pretraining, and a
+classifier for fine-tuning.
 
     h = W_tok[X] + W_pos[:T]                                       (N, T, E)
     h = block_L(... block_1(h, padding mask) ...)                  no causal mask
@@ -8,6 +9,7 @@ language modelling for pretraining and a classifier for fine-tuning.
                     loss = mean over the M chosen positions (targets >= 0) of CE
     BertClassifier: z = h[:, 0] ([CLS]) or the mean of h over non-[PAD] positions
                     scores = z @ W_cls + b_cls                     (N, C)
+    BertPretraining: BertMLM's loss + the CE of z @ W_nsp + b_nsp  (N, 2), next sentence
 
 The encoder's params are TransformerLM's (tied) names and init: W_tok (V, E), W_pos
 (max_len, E), blk{l}.<BLOCK_KEYS>, lnf_gamma, lnf_beta; the classifier adds W_cls (E, C)

@@ -45,8 +45,12 @@ def test_gpt_vs_lstm_example_runs(tmp_path):
 
 
 @pytest.mark.slow
-def test_bert_transfer_example_quick(tmp_path):
-    """The whole pretraining and transfer story in its smoke-test size (about a minute)."""
-    out = _run_args(["bert_transfer.py", "--quick", "--out", str(tmp_path)], tmp_path)
+@pytest.mark.parametrize("nsp", [False, True], ids=["mlm", "mlm+nsp"])
+def test_bert_transfer_example_quick(tmp_path, nsp):
+    """The whole pretraining and transfer story in its smoke-test size (about a minute),
+    with the masked LM alone and with next-sentence prediction beside it."""
+    out = _run_args(["bert_transfer.py", "--quick", "--out", str(tmp_path)]
+                    + ["--nsp"] * nsp, tmp_path)
     assert "| BERT | 20 |" in out and "| LSTM | 5 |" in out
+    assert ("next-sentence accuracy" in out) == nsp
     assert (tmp_path / "bert_transfer.png").exists()
